@@ -1,0 +1,76 @@
+# The whole workflow of the book. Two commands on a fresh machine:
+#   make book   set up, execute every chapter, build the HTML book
+#   make test   set up, then run every check (core tests, nbval, strict build, browser)
+# Other targets: setup, outputs (re-execute chapters in place), figures, bench, clean.
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+PY_OK   := $(VENV)/.installed
+WEB_OK  := _vendor/.installed
+BOOK    := _build/html/index.html
+CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
+NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
+
+.PHONY: help setup book build test test-core test-notebooks test-browser outputs figures bench freeze clean
+
+help:
+	@echo "make book    build the HTML book (sets up .venv and the web assets first)"
+	@echo "make test    run every check: core tests, nbval, strict build, browser"
+	@echo "make figures write every figure of the book to figures/"
+	@echo "make outputs re-execute the chapters in place (review the diff, then commit)"
+	@echo "make bench   run the benchmark scripts (they print measured ratios)"
+
+setup: $(PY_OK) $(WEB_OK)
+
+$(PY_OK): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# MathJax and the ipywidgets HTML manager come from the npm registry, pinned in
+# package-lock.json, and are copied next to the book's sources (not committed);
+# the build serves them from _static so that the book works offline.
+$(WEB_OK): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf _vendor && mkdir -p _vendor/mathjax _vendor/widgets
+	cp -r node_modules/mathjax/es5/. _vendor/mathjax/
+	cp -r node_modules/@jupyter-widgets/html-manager/dist/. _vendor/widgets/
+	cp node_modules/requirejs/require.js _vendor/widgets/require.js
+	touch $@
+
+# Always from a clean _build: every chapter is executed, warnings are errors.
+book: setup
+	rm -rf _build
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo
+	@echo "The book is built. Open: file://$(CURDIR)/$(BOOK)"
+
+test: setup test-core test-notebooks book test-browser
+	@echo
+	@echo "All checks passed."
+
+test-core: setup
+	$(BIN)/python -m pytest tests -m "not browser" -q
+
+test-notebooks: setup
+	$(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(CHAPTERS)
+
+test-browser: setup
+	$(BIN)/python -m pytest tests -m browser -q -rs
+
+outputs: setup
+	$(BIN)/python scripts/chapters.py execute $(CHAPTERS)
+
+figures: setup
+	$(BIN)/python scripts/chapters.py figures --out figures $(CHAPTERS)
+
+bench: setup
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+freeze: setup
+	$(BIN)/python -m pip freeze --exclude-editable
+
+clean:
+	rm -rf _build figures .pytest_cache

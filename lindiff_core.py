@@ -1,0 +1,602 @@
+"""Core of *Generalization Dynamics of Linear Diffusion Models*.
+
+Every chapter of the book imports this module as ``import lindiff_core as ld``.
+
+Conventions (see the book's introduction):
+
+* time steps ``t = 1..T``; arrays over time have index ``t - 1``;
+* the forward process is ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps``;
+* the denoiser is ``eps_theta(x, t) = W_t x + b_t``, one ``(W_t, b_t)`` per step,
+  trained on the sample-averaged, exactly noise-averaged loss
+  ``L_t = (1/N) sum_i E_eps ||eps - W_t x_t - b_t||^2 + gamma ||W_t||_F^2``;
+* everything lives in an eigenbasis: a Gaussian is a mean, an orthonormal basis
+  ``V`` (d x r), eigenvalues (r,) and one variance ``rest`` shared by the
+  ``d - r`` directions orthogonal to ``V``; a trained linear denoiser is the
+  eigenbasis of the empirical covariance plus per-step gains of shape (T, r).
+  Dense d x d matrices are built only on request, for checks.
+
+All functions are pure: randomness enters only through an explicit
+``numpy.random.Generator``; nothing prints or plots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = [
+    "Schedule",
+    "linear_schedule",
+    "Gaussian",
+    "power_law_spectrum",
+    "power_law_gaussian",
+    "LinearDenoiser",
+    "fit_linear_denoiser",
+    "train_loss",
+    "test_loss",
+]
+
+_EPS = np.finfo(float).eps
+
+
+# ---------------------------------------------------------------------------
+# Input checks: every public function validates at the boundary and raises a
+# ValueError that names the offending argument.
+# ---------------------------------------------------------------------------
+
+
+def _describe(x) -> str:
+    if isinstance(x, np.ndarray):
+        return f"an array of shape {x.shape}"
+    return repr(x)
+
+
+def _array(name: str, x, ndim: int | None = None) -> np.ndarray:
+    """Return ``x`` as a finite float64 array with ``ndim`` dimensions."""
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a numeric array, got {_describe(x)}") from None
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return a
+
+
+def _real(name: str, x, *, low=None, high=None, low_open=False, high_open=False,
+          allow_inf=False) -> float:
+    """Return ``x`` as a float in the stated range."""
+    if isinstance(x, bool) or not isinstance(x, (Real, np.floating, np.integer)):
+        raise ValueError(f"{name}: expected a real number, got {_describe(x)}")
+    v = float(x)
+    if np.isnan(v) or (np.isinf(v) and not allow_inf):
+        raise ValueError(f"{name}: expected a finite number, got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        op = ">" if low_open else ">="
+        raise ValueError(f"{name}: expected a value {op} {low}, got {v}")
+    if high is not None and (v > high or (high_open and v == high)):
+        op = "<" if high_open else "<="
+        raise ValueError(f"{name}: expected a value {op} {high}, got {v}")
+    return v
+
+
+def _integer(name: str, x, *, low: int) -> int:
+    if isinstance(x, bool) or not isinstance(x, (Integral, np.integer)):
+        raise ValueError(f"{name}: expected an integer, got {_describe(x)}")
+    if int(x) < low:
+        raise ValueError(f"{name}: expected an integer >= {low}, got {int(x)}")
+    return int(x)
+
+
+def _generator(name: str, rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"{name}: expected a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
+            f"got {_describe(rng)}"
+        )
+    return rng
+
+
+# ---------------------------------------------------------------------------
+# The noise schedule (chapter 1)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """Variance schedule ``beta_t`` of a DDPM with ``abar_t = prod_{s<=t}(1 - beta_s)``.
+
+    Index ``t - 1`` of every array belongs to step ``t``; ``alpha_bar_prev``
+    is ``abar_{t-1}`` with the convention ``abar_0 = 1``. ``one_minus_alpha_bar``
+    is ``1 - abar_t`` computed without cancellation (exactly ``beta_1`` at t = 1).
+    """
+
+    beta: np.ndarray
+
+    def __post_init__(self):
+        beta = _array("beta", self.beta, ndim=1)
+        if beta.size < 1:
+            raise ValueError("beta: expected at least one time step, got an empty array")
+        if np.any(beta <= 0) or np.any(beta >= 1):
+            raise ValueError(
+                f"beta: expected 0 < beta_t < 1 for every t, got values in "
+                f"[{beta.min():.3g}, {beta.max():.3g}]"
+            )
+        beta = beta.copy()
+        beta.setflags(write=False)
+        object.__setattr__(self, "beta", beta)
+        abar = np.cumprod(1.0 - beta)
+        # 1 - abar_t by the cancellation-free recursion 1 - abar_t = (1 - abar_{t-1}) + abar_{t-1} beta_t:
+        # it is accurate to rounding at every t and exactly beta_1 at t = 1, as in exact arithmetic.
+        abar_prev = np.concatenate([[1.0], abar[:-1]])
+        one_minus = np.cumsum(abar_prev * beta)
+        for a in (abar, one_minus):
+            a.setflags(write=False)
+        object.__setattr__(self, "alpha_bar", abar)
+        object.__setattr__(self, "one_minus_alpha_bar", one_minus)
+
+    @property
+    def T(self) -> int:
+        """Number of time steps."""
+        return self.beta.size
+
+    @property
+    def t(self) -> np.ndarray:
+        """The time steps ``1..T``."""
+        return np.arange(1, self.T + 1)
+
+    @property
+    def alpha_bar_prev(self) -> np.ndarray:
+        """``abar_{t-1}`` for ``t = 1..T`` (``abar_0 = 1``)."""
+        return np.concatenate([[1.0], self.alpha_bar[:-1]])
+
+    @property
+    def noise_to_signal(self) -> np.ndarray:
+        """The noise-to-signal ratio ``c_t = (1 - abar_t) / abar_t``."""
+        return self.one_minus_alpha_bar / self.alpha_bar
+
+    def check_step(self, t) -> int:
+        """Validate a time step ``1 <= t <= T`` and return it as an int."""
+        t = _integer("t", t, low=1)
+        if t > self.T:
+            raise ValueError(f"t: expected 1 <= t <= T = {self.T}, got {t}")
+        return t
+
+    def same_as(self, other: "Schedule") -> bool:
+        return isinstance(other, Schedule) and np.array_equal(self.beta, other.beta)
+
+
+def linear_schedule(T: int = 1000, beta_min: float = 1e-4, beta_max: float = 1e-2) -> Schedule:
+    """``beta_t = (beta_max - beta_min) t / T + beta_min`` for ``t = 1..T`` (chapter 1).
+
+    This is the talk's schedule taken literally, so ``beta_1 = beta_min + (beta_max -
+    beta_min) / T`` (1.099e-4 by default) and ``beta_T = beta_max``.
+    """
+    T = _integer("T", T, low=1)
+    beta_min = _real("beta_min", beta_min, low=0.0, high=1.0, low_open=True, high_open=True)
+    beta_max = _real("beta_max", beta_max, low=0.0, high=1.0, low_open=True, high_open=True)
+    if beta_max < beta_min:
+        raise ValueError(f"beta_max: expected beta_max >= beta_min = {beta_min}, got {beta_max}")
+    t = np.arange(1, T + 1)
+    return Schedule((beta_max - beta_min) / T * t + beta_min)
+
+
+def _check_schedule(sched) -> Schedule:
+    if not isinstance(sched, Schedule):
+        raise ValueError(f"sched: expected a Schedule (see linear_schedule), got {_describe(sched)}")
+    return sched
+
+
+# ---------------------------------------------------------------------------
+# Gaussians in eigen form
+# ---------------------------------------------------------------------------
+
+
+class Gaussian:
+    """``N(mean, cov)`` with ``cov = V diag(eigenvalues) V^T + rest (Id - V V^T)``.
+
+    ``V`` (``basis``, d x r) has orthonormal columns; ``basis=None`` stands for the
+    standard basis (then r = d and the covariance is diagonal). The ``d - r``
+    directions orthogonal to ``V`` share the variance ``rest`` (>= 0). This form
+    holds a rank-r Gaussian at large d in O(d r) memory.
+
+    ``Gaussian(mean, cov)`` takes a dense symmetric positive semi-definite
+    covariance; :meth:`from_eigen` and :meth:`from_samples` build the eigen form
+    directly.
+    """
+
+    def __init__(self, mean, cov):
+        mean = _array("mean", mean, ndim=1)
+        cov = _array("cov", cov, ndim=2)
+        d = mean.size
+        if cov.shape != (d, d):
+            raise ValueError(f"cov: expected shape ({d}, {d}) to match mean, got {cov.shape}")
+        scale = max(np.abs(cov).max(), np.finfo(float).tiny)
+        if np.abs(cov - cov.T).max() > 1e-10 * scale:
+            raise ValueError("cov: expected a symmetric matrix, got cov != cov.T")
+        lam, V = np.linalg.eigh(0.5 * (cov + cov.T))
+        if lam[0] < -1e-10 * scale * d:
+            raise ValueError(
+                f"cov: expected a positive semi-definite matrix, got smallest eigenvalue {lam[0]:.3g}"
+            )
+        order = np.argsort(lam)[::-1]
+        self._set(mean, V[:, order], np.clip(lam[order], 0.0, None), 0.0)
+
+    def _set(self, mean, basis, eigenvalues, rest):
+        self.mean = mean
+        self.basis = basis
+        self.eigenvalues = eigenvalues
+        self.rest = float(rest)
+        for a in (self.mean, self.basis, self.eigenvalues):
+            if a is not None:
+                a.setflags(write=False)
+
+    @classmethod
+    def from_eigen(cls, mean, eigenvalues, basis=None, rest=0.0) -> "Gaussian":
+        """``N(mean, V diag(eigenvalues) V^T + rest (Id - V V^T))``; ``basis=None`` means ``V = Id``."""
+        mean = _array("mean", mean, ndim=1)
+        d = mean.size
+        lam = _array("eigenvalues", eigenvalues, ndim=1)
+        if np.any(lam < 0):
+            raise ValueError(f"eigenvalues: expected values >= 0, got minimum {lam.min():.3g}")
+        rest = _real("rest", rest, low=0.0)
+        if basis is None:
+            if lam.size != d:
+                raise ValueError(
+                    f"eigenvalues: with basis=None expected {d} values (one per coordinate), got {lam.size}"
+                )
+        else:
+            basis = _array("basis", basis, ndim=2)
+            if basis.shape != (d, lam.size):
+                raise ValueError(
+                    f"basis: expected shape ({d}, {lam.size}) for mean of size {d} and "
+                    f"{lam.size} eigenvalues, got {basis.shape}"
+                )
+            gram = basis.T @ basis
+            if np.abs(gram - np.eye(lam.size)).max() > 1e-8:
+                raise ValueError("basis: expected orthonormal columns, got basis.T @ basis != Id")
+        g = cls.__new__(cls)
+        g._set(mean, basis, lam, rest)
+        return g
+
+    @classmethod
+    def from_samples(cls, X) -> "Gaussian":
+        """``N(mu_0, Sigma_0)``: the empirical mean and covariance ``(1/N) sum (x - mu_0)(x - mu_0)^T``.
+
+        Only the ``r <= min(d, N - 1)`` directions of non-zero variance are stored
+        (eigenvalues below ``max(N, d) * eps * lambda_max`` count as zero); the
+        other ``d - r`` directions have variance ``rest = 0``. Cost
+        ``O(N d min(N, d))``: a thin SVD when ``N <= d``, ``eigh`` of the d x d
+        covariance otherwise. Derived in chapter 1.
+        """
+        mean, V, lam = _empirical_eigen(X)
+        g = cls.__new__(cls)
+        g._set(mean, V, lam, 0.0)
+        return g
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return self.mean.size
+
+    @property
+    def r(self) -> int:
+        """Number of stored eigen-directions."""
+        return self.eigenvalues.size
+
+    @property
+    def has_rest(self) -> bool:
+        """True when ``r < d``: some directions are described by ``rest``."""
+        return self.r < self.d
+
+    @property
+    def spectrum(self) -> np.ndarray:
+        """All d eigenvalues of the covariance, in decreasing order."""
+        lam = np.concatenate([self.eigenvalues, np.full(self.d - self.r, self.rest)])
+        return np.sort(lam)[::-1]
+
+    @property
+    def rank(self) -> int:
+        """Number of directions with non-zero variance."""
+        return int(np.count_nonzero(self.eigenvalues > 0)) + (
+            self.d - self.r if self.rest > 0 else 0
+        )
+
+    @property
+    def cov(self) -> np.ndarray:
+        """The dense d x d covariance (built on request; for checks)."""
+        if self.basis is None:
+            return np.diag(self.eigenvalues)
+        V = self.basis
+        return self.rest * np.eye(self.d) + (V * (self.eigenvalues - self.rest)) @ V.T
+
+    def logdet(self) -> float:
+        """``ln det cov`` from the eigenvalues; ``-inf`` for a degenerate Gaussian."""
+        with np.errstate(divide="ignore"):
+            out = np.sum(np.log(self.eigenvalues))
+            if self.has_rest:
+                out += (self.d - self.r) * np.log(self.rest)
+        return float(out)
+
+    def project(self, x) -> np.ndarray:
+        """Coordinates ``V^T x`` of vectors ``x`` (..., d) in the stored basis."""
+        return x if self.basis is None else x @ self.basis
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` independent samples, shape (n, d)."""
+        n = _integer("n", n, low=0)
+        rng = _generator("rng", rng)
+        z = rng.standard_normal((n, self.d))
+        if self.basis is None:
+            return self.mean + z * np.sqrt(self.eigenvalues)
+        coef = z @ self.basis
+        out = z * np.sqrt(self.rest)
+        out += (coef * (np.sqrt(self.eigenvalues) - np.sqrt(self.rest))) @ self.basis.T
+        return self.mean + out
+
+    def __repr__(self) -> str:
+        basis = "standard" if self.basis is None else f"{self.r} vectors"
+        return f"Gaussian(d={self.d}, basis={basis}, rest={self.rest:.3g})"
+
+
+def _empirical_eigen(X):
+    """Empirical mean, eigenbasis (d x r) and eigenvalues (r,) of the samples ``X``."""
+    X = _array("X", X, ndim=2)
+    N, d = X.shape
+    if N < 2:
+        raise ValueError(f"X: expected at least N = 2 samples (rows), got N = {N}")
+    if d < 1:
+        raise ValueError("X: expected at least one column (d >= 1), got d = 0")
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    if N <= d:
+        _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+        lam, V = s**2 / N, Vt.T
+    else:
+        lam, V = np.linalg.eigh(Xc.T @ Xc / N)
+        lam, V = lam[::-1], V[:, ::-1]
+    keep = lam > max(N, d) * _EPS * max(lam[0], 0.0)
+    return mean, np.ascontiguousarray(V[:, keep]), lam[keep]
+
+
+def _check_gaussian(name: str, g) -> Gaussian:
+    if not isinstance(g, Gaussian):
+        raise ValueError(f"{name}: expected a Gaussian, got {_describe(g)}")
+    return g
+
+
+def _overlap(p: Gaussian, q: Gaussian) -> np.ndarray:
+    """``M = V_p^T V_q`` (r_p x r_q), with ``None`` bases standing for the identity."""
+    if p.basis is None and q.basis is None:
+        return np.eye(p.d)
+    if p.basis is None:
+        return q.basis
+    if q.basis is None:
+        return p.basis.T
+    return p.basis.T @ q.basis
+
+
+def _variance_along(g: Gaussian, basis) -> np.ndarray:
+    """``diag(V^T cov_g V)`` for the orthonormal columns of ``basis`` (None = Id)."""
+    probe = Gaussian.__new__(Gaussian)
+    probe._set(np.zeros(g.d), basis, np.zeros(g.d if basis is None else basis.shape[1]), 0.0)
+    M2 = _overlap(probe, g) ** 2
+    out = M2 @ g.eigenvalues
+    if g.has_rest:
+        out = out + g.rest * (1.0 - M2.sum(axis=1))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Data model: power-law spectra
+# ---------------------------------------------------------------------------
+
+
+def power_law_spectrum(d: int, k: float) -> np.ndarray:
+    """``lambda_nu = A nu^-k`` for ``nu = 1..d`` with ``A`` fixed by ``Tr Sigma = sum lambda_nu = d``."""
+    d = _integer("d", d, low=1)
+    k = _real("k", k, low=0.0)
+    lam = np.arange(1, d + 1, dtype=float) ** (-k)
+    return lam * (d / lam.sum())
+
+
+def power_law_gaussian(d: int, k: float, rng: np.random.Generator | None = None) -> Gaussian:
+    """``rho = N(mu, Sigma)`` with eigenvalues ``lambda_nu = A nu^-k`` and ``Tr Sigma = d``.
+
+    With ``rng=None`` the mean is 0 and the eigenbasis is the standard basis.
+    With a generator, ``mu ~ N(0, Id)`` and the eigenbasis is a uniformly random
+    (Haar) rotation. Linear-model quantities do not depend on the rotation.
+    """
+    lam = power_law_spectrum(d, k)
+    if rng is None:
+        return Gaussian.from_eigen(np.zeros(d), lam)
+    rng = _generator("rng", rng)
+    mean = rng.standard_normal(d)
+    Q, R = np.linalg.qr(rng.standard_normal((d, d)))
+    Q *= np.sign(np.diag(R))
+    return Gaussian.from_eigen(mean, lam, basis=Q)
+
+
+# ---------------------------------------------------------------------------
+# The optimal linear denoiser (chapter 1)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LinearDenoiser:
+    """``eps_theta(x, t) = W_t (x - sqrt(abar_t) mu_0)`` with ``W_t`` in eigen form.
+
+    ``W_t = V diag(gains[t-1]) V^T + null_gain[t-1] (Id - V V^T)`` and
+    ``b_t = -sqrt(abar_t) W_t mu_0``. ``V`` (d x r) is the eigenbasis of the
+    training covariance ``Sigma_0`` with eigenvalues ``eigenvalues`` (r,); the
+    ``d - r`` directions orthogonal to ``V`` are the null directions of
+    ``Sigma_0``. No d x d array is stored.
+    """
+
+    mean: np.ndarray
+    basis: np.ndarray
+    eigenvalues: np.ndarray
+    gains: np.ndarray
+    null_gain: np.ndarray
+    schedule: Schedule
+    weight_decay: float
+    train_time: float | None
+
+    @property
+    def d(self) -> int:
+        return self.mean.size
+
+    @property
+    def r(self) -> int:
+        return self.eigenvalues.size
+
+    @property
+    def n_null(self) -> int:
+        """Number of null directions of ``Sigma_0`` (``d - r``)."""
+        return self.d - self.r
+
+    def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(W_t, b_t)`` for ``1 <= t <= T`` (for checks; costs O(d^2 r))."""
+        t = self.schedule.check_step(t)
+        g, g0 = self.gains[t - 1], self.null_gain[t - 1]
+        V = self.basis
+        W = g0 * np.eye(self.d) + (V * (g - g0)) @ V.T
+        b = -np.sqrt(self.schedule.alpha_bar[t - 1]) * (W @ self.mean)
+        return W, b
+
+    def apply(self, x, t: int) -> np.ndarray:
+        """``eps_theta(x, t)`` for a batch ``x`` of shape (n, d), without dense matrices."""
+        t = self.schedule.check_step(t)
+        x = _array("x", x, ndim=2)
+        if x.shape[1] != self.d:
+            raise ValueError(f"x: expected {self.d} columns, got shape {x.shape}")
+        y = x - np.sqrt(self.schedule.alpha_bar[t - 1]) * self.mean
+        g, g0 = self.gains[t - 1], self.null_gain[t - 1]
+        return g0 * y + ((y @ self.basis) * (g - g0)) @ self.basis.T
+
+
+def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
+                  train_time: float | None = None) -> np.ndarray:
+    """Gain of ``W_t`` along an eigen-direction of ``Sigma_0`` with eigenvalue ``lam``.
+
+    ``w_t(lam) = sqrt(1 - abar_t) / C_t(lam) * (1 - exp(-2 tau C_t(lam)))`` with
+    ``C_t(lam) = abar_t lam + 1 - abar_t + gamma``; ``tau = None`` (trained to
+    convergence) drops the bracket. Shape ``(T,) + lam.shape``. Chapter 1.
+    """
+    sched = _check_schedule(sched)
+    lam = _array("lam", lam)
+    if np.any(lam < 0):
+        raise ValueError(f"lam: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    if train_time is not None:
+        train_time = _real("train_time", train_time, low=0.0, allow_inf=True)
+    shape = (-1,) + (1,) * lam.ndim
+    a = sched.alpha_bar.reshape(shape)
+    one_minus_a = sched.one_minus_alpha_bar.reshape(shape)
+    C = a * lam + one_minus_a + gamma
+    gain = np.sqrt(one_minus_a) / C
+    if train_time is not None and np.isfinite(train_time):
+        gain = gain * -np.expm1(-2.0 * train_time * C)
+    return gain
+
+
+__all__.append("denoiser_gain")
+
+
+def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
+                        train_time: float | None = None) -> LinearDenoiser:
+    """``W_t = sqrt(1-abar_t) (abar_t Sigma_0 + (1-abar_t+gamma) Id)^-1``, ``b_t = -sqrt(abar_t) W_t mu_0`` (chapter 1).
+
+    Minimizes the step-t training loss
+    ``(1/N) sum_i E_eps ||eps - W x_t - b||^2 + gamma ||W||_F^2`` exactly for every
+    ``t``. With ``train_time = tau`` the weights are those of gradient flow
+    ``dW/dtau = -grad_W L_t`` from ``W = 0`` (bias at its optimum for the current
+    ``W``): ``W_t(tau) = W_t (Id - exp(-2 tau C_t))``, ``C_t = abar_t Sigma_0 +
+    (1 - abar_t + gamma) Id``; ``None`` means trained to convergence.
+
+    Cost: one eigen-decomposition of ``Sigma_0`` (a thin SVD when N <= d) plus
+    O(T r); the result is stored in eigen form.
+    """
+    sched = _check_schedule(sched)
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    if train_time is not None:
+        train_time = _real("train_time", train_time, low=0.0, allow_inf=True)
+        if np.isinf(train_time):
+            train_time = None
+    mean, V, lam = _empirical_eigen(X)
+    gains = denoiser_gain(lam, sched, gamma, train_time)
+    null_gain = denoiser_gain(0.0, sched, gamma, train_time)
+    for a in (mean, V, lam, gains, null_gain):
+        a.setflags(write=False)
+    return LinearDenoiser(mean, V, lam, gains, null_gain, sched, gamma, train_time)
+
+
+def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
+    if not isinstance(den, LinearDenoiser):
+        raise ValueError(f"den: expected a LinearDenoiser (see fit_linear_denoiser), got {_describe(den)}")
+    sched = _check_schedule(sched)
+    if not den.schedule.same_as(sched):
+        raise ValueError("sched: expected the schedule the denoiser was fitted with, got a different one")
+    return den, sched
+
+
+# ---------------------------------------------------------------------------
+# Exact losses (chapter 1)
+# ---------------------------------------------------------------------------
+
+
+def _loss_from_moments(den: LinearDenoiser, q, tr_S, delta) -> np.ndarray:
+    """Per-step loss of ``den`` on data with covariance ``S`` and mean ``mu_0 + delta``.
+
+    ``q = diag(V^T S V)`` and ``tr_S = Tr S``. The loss is
+    ``||Id - s W||_F^2 + abar Tr(W S W) + abar ||W delta||^2`` with ``s = sqrt(1-abar)``.
+    """
+    a = den.schedule.alpha_bar[:, None]
+    s = np.sqrt(den.schedule.one_minus_alpha_bar[:, None])
+    g, g0 = den.gains, den.null_gain[:, None]
+    n_null = den.n_null
+    dv = delta @ den.basis
+    q_null = max(tr_S - q.sum(), 0.0)
+    d_null = max(delta @ delta - dv @ dv, 0.0)
+    fit = np.sum((1.0 - s * g) ** 2, axis=1) + n_null * (1.0 - s[:, 0] * g0[:, 0]) ** 2
+    spread = np.sum(g**2 * (q + dv**2), axis=1) + g0[:, 0] ** 2 * (q_null + d_null)
+    return fit + a[:, 0] * spread
+
+
+def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
+    """``L_t = (1/N) sum_i E_eps ||eps - W_t x_t - b_t||^2`` on the points ``X``, shape (T,) (chapter 1).
+
+    Exact in the noise (closed-form Gaussian average) and exact over the N rows
+    of ``X``; the weight-decay penalty is not included. Cost O(N d r + T r).
+    """
+    den, sched = _check_denoiser(den, sched)
+    X = _array("X", X, ndim=2)
+    if X.shape[1] != den.d or X.shape[0] < 1:
+        raise ValueError(f"X: expected shape (N >= 1, {den.d}), got {X.shape}")
+    m = X.mean(axis=0)
+    Xc = X - m
+    q = np.mean((Xc @ den.basis) ** 2, axis=0)
+    tr_S = np.mean(np.sum(Xc**2, axis=1))
+    return _loss_from_moments(den, q, tr_S, m - den.mean)
+
+
+def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray:
+    """``L_t = E_{x_0 ~ rho, eps} ||eps - W_t x_t - b_t||^2``, exact, shape (T,) (chapter 1).
+
+    The expected loss on fresh data from the Gaussian ``rho``; cost O(d r r_rho)
+    from the eigen forms of ``rho`` and of the denoiser.
+    """
+    den, sched = _check_denoiser(den, sched)
+    rho = _check_gaussian("rho", rho)
+    if rho.d != den.d:
+        raise ValueError(f"rho: expected dimension d = {den.d} to match the denoiser, got {rho.d}")
+    q = _variance_along(rho, den.basis)
+    tr_S = rho.eigenvalues.sum() + (rho.d - rho.r) * rho.rest
+    return _loss_from_moments(den, q, tr_S, rho.mean - den.mean)
+
+
+# nbval/pytest must not collect the loss function above as a test.
+test_loss.__test__ = False

@@ -1,0 +1,165 @@
+"""The built book in a real browser: headless Chromium driven by Playwright.
+
+Every page of ``_build/html`` is opened twice, from the file system (as a reader
+opens it) and from a local HTTP server, with every request that leaves the
+machine blocked. A page passes when no request fails, nothing is requested from
+the network, the console shows no error, MathJax has typeset every equation
+(no raw TeX left, no MathJax error), every image has loaded and every widget
+has rendered. Screenshots land in ``_build/screenshots`` for review.
+
+Run after ``make book``. Without Chromium the test skips with a message, except
+under CI (``CI`` set), where it must run.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+def _chromium() -> str | None:
+    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    return path if Path(path).exists() else shutil.which("chromium")
+
+
+def _pages() -> list[Path]:
+    if not HTML.is_dir():
+        return []
+    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and p.name != "index.html")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required under CI: install Debian's 'chromium' package")
+        pytest.skip("no Chromium found (install Debian's 'chromium' package, or set CHROMIUM=/path)")
+    if not (HTML / "intro.html").exists():
+        pytest.fail(f"no built book in {HTML}: run 'make book' first")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _is_local(url: str) -> bool:
+    u = urlparse(url)
+    return u.scheme in ("file", "data", "blob", "about") or u.hostname in ("127.0.0.1", "localhost")
+
+
+# Runs in the page after load: wait for MathJax, then report what is wrong.
+_INSPECT = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const maths = Array.from(document.querySelectorAll('span.math, div.math'));
+  const untypeset = maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80));
+  const errors = Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
+      .map(e => e.getAttribute('data-mjx-error') || e.textContent.slice(0, 80));
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body, NodeFilter.SHOW_TEXT);
+  const raw = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest('pre, code, script, style, mjx-container, .highlight, textarea')) continue;
+    const t = n.textContent;
+    if (/\\\\\\(|\\\\\\[|\\$\\$|\\\\begin\\{/.test(t)) raw.push(t.trim().slice(0, 80));
+  }
+  const images = Array.from(document.images).map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}));
+  const widgets = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
+  const rendered = document.querySelectorAll('.jupyter-widgets, .widget-container, .jp-OutputArea-output .widget-slider').length;
+  const mathjax = document.querySelectorAll('mjx-container').length;
+  return {maths: maths.length, mathjax, untypeset, errors, raw, images, widgets, rendered};
+}"""
+
+
+def _check_page(browser, url: str, shot: Path) -> dict:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    offline: list[str] = []
+
+    def route(r):
+        if _is_local(r.request.url):
+            r.continue_()
+        else:
+            offline.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.goto(url, wait_until="load")
+    report = page.evaluate(_INSPECT)
+    page.wait_for_timeout(300)
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    context.close()
+    report["problems"] = [p for p in problems if not any(o in p for o in offline)]
+    report["offline"] = offline
+    return report
+
+
+PAGES = _pages()
+
+
+@pytest.mark.parametrize("how", ["file", "http"])
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(HTML)) for p in PAGES] or None)
+def test_page(browser, server, page, how):
+    rel = page.relative_to(HTML)
+    url = page.as_uri() if how == "file" else f"{server}/{rel.as_posix()}"
+    shot = SHOTS / how / rel.with_suffix(".png")
+    r = _check_page(browser, url, shot)
+    assert r["offline"] == [], f"{rel}: requests to the network: {r['offline']}"
+    assert r["problems"] == [], f"{rel}: {r['problems']}"
+    assert r["untypeset"] == [], f"{rel}: equations not typeset by MathJax: {r['untypeset'][:5]}"
+    assert r["errors"] == [], f"{rel}: MathJax errors: {r['errors'][:5]}"
+    assert r["raw"] == [], f"{rel}: raw TeX left in the text: {r['raw'][:5]}"
+    bad = [i["src"] for i in r["images"] if not i["ok"]]
+    assert bad == [], f"{rel}: images that did not load: {bad}"
+    if r["widgets"]:
+        assert r["rendered"] > 0, f"{rel}: {r['widgets']} widget views, none rendered"
+
+
+def test_every_chapter_is_built():
+    toc = (ROOT / "_toc.yml").read_text()
+    for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
+        assert f"chapters/{nb.stem}" in toc, f"{nb.name} is not in _toc.yml"
+        assert (HTML / "chapters" / f"{nb.stem}.html").exists(), f"{nb.name} was not built"
+
+
+def test_pages_were_found():
+    assert any(p.name == "intro.html" for p in PAGES), f"no pages found in {HTML}"

@@ -1,0 +1,311 @@
+"""Tests of lindiff_core: each quantity against an independent dense computation or Monte-Carlo."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.linalg import expm
+
+import lindiff_core as ld
+
+SCHED = ld.linear_schedule()
+STEPS = [1, 2, 10, 100, 500, 999, 1000]
+
+
+def rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
+
+
+def dense_denoiser(X, sched, t, gamma=0.0, tau=None):
+    """Independent implementation of the closed form: dense solve, no eigen-decomposition."""
+    mu0 = X.mean(axis=0)
+    S0 = (X - mu0).T @ (X - mu0) / len(X)
+    d = X.shape[1]
+    a = np.prod(1 - sched.beta[:t])
+    C = a * S0 + (1 - a + gamma) * np.eye(d)
+    W = np.sqrt(1 - a) * np.linalg.solve(C, np.eye(d))
+    if tau is not None:
+        W = W @ (np.eye(d) - expm(-2 * tau * C))
+    return W, -np.sqrt(a) * W @ mu0
+
+
+def dense_loss(W, b, a, mean, cov):
+    """E ||eps - W x_t - b||^2 for x_0 ~ N(mean, cov), written out densely."""
+    d = len(mean)
+    s = np.sqrt(1 - a)
+    return (np.sum((np.eye(d) - s * W) ** 2) + a * np.trace(W @ cov @ W.T)
+            + np.sum((np.sqrt(a) * W @ mean + b) ** 2))
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def test_schedule_matches_the_talk():
+    assert SCHED.T == 1000
+    assert SCHED.beta[0] == pytest.approx(1.099e-4, rel=1e-14)
+    assert SCHED.beta[-1] == pytest.approx(1e-2, rel=1e-14)
+    assert np.all(np.diff(SCHED.beta) > 0)
+    assert rel(SCHED.alpha_bar, np.exp(np.cumsum(np.log1p(-SCHED.beta)))) < 1e-12
+    assert rel(SCHED.one_minus_alpha_bar, -np.expm1(np.cumsum(np.log1p(-SCHED.beta)))) < 1e-12
+    assert SCHED.one_minus_alpha_bar[0] == SCHED.beta[0]
+    assert SCHED.alpha_bar_prev[0] == 1.0
+    assert np.array_equal(SCHED.alpha_bar_prev[1:], SCHED.alpha_bar[:-1])
+    assert rel(SCHED.noise_to_signal, (1 - SCHED.alpha_bar) / SCHED.alpha_bar) < 1e-10
+
+
+def test_schedule_arrays_are_read_only():
+    with pytest.raises(ValueError):
+        SCHED.beta[0] = 0.5
+
+
+# --------------------------------------------------------------------------- Gaussians
+
+
+@pytest.mark.parametrize("N,d", [(5, 8), (8, 8), (9, 8), (50, 6)])
+def test_from_samples_is_the_empirical_gaussian(N, d):
+    rng = np.random.default_rng(N * 100 + d)
+    X = rng.standard_normal((N, d)) @ rng.standard_normal((d, d)) + 3.0
+    g = ld.Gaussian.from_samples(X)
+    assert rel(g.mean, X.mean(axis=0)) < 1e-13
+    assert rel(g.cov, np.cov(X.T, bias=True)) < 1e-12
+    assert g.r == min(d, N - 1) == g.rank
+    assert rel(g.spectrum, np.sort(np.linalg.eigvalsh(np.cov(X.T, bias=True)))[::-1]) < 1e-11
+
+
+def test_from_samples_detects_rank_of_duplicated_points():
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.standard_normal((3, 10)), 4, axis=0)  # 12 points, 3 distinct
+    assert ld.Gaussian.from_samples(X).r == 2
+
+
+def test_dense_constructor_and_logdet():
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((6, 6))
+    cov = A @ A.T + 0.1 * np.eye(6)
+    g = ld.Gaussian(np.arange(6.0), cov)
+    assert rel(g.cov, cov) < 1e-12
+    assert g.logdet() == pytest.approx(np.linalg.slogdet(cov)[1], rel=1e-12)
+    degenerate = ld.Gaussian.from_eigen(np.zeros(3), [1.0], basis=np.eye(3)[:, :1], rest=0.0)
+    assert degenerate.logdet() == -np.inf
+    assert degenerate.rank == 1
+
+
+def test_eigen_form_with_rest():
+    rng = np.random.default_rng(2)
+    V, _ = np.linalg.qr(rng.standard_normal((7, 3)))
+    g = ld.Gaussian.from_eigen(np.ones(7), [3.0, 2.0, 1.0], basis=V, rest=0.5)
+    assert rel(g.cov, V @ np.diag([3.0, 2.0, 1.0]) @ V.T + 0.5 * (np.eye(7) - V @ V.T)) < 1e-13
+    assert rel(g.spectrum, [3, 2, 1, 0.5, 0.5, 0.5, 0.5]) < 1e-13
+    assert g.logdet() == pytest.approx(np.linalg.slogdet(g.cov)[1], rel=1e-12)
+
+
+@pytest.mark.parametrize("basis", ["standard", "rotated", "low-rank"])
+def test_sample_moments(basis):
+    rng = np.random.default_rng(3)
+    d, n = 5, 200_000
+    if basis == "standard":
+        g = ld.Gaussian.from_eigen(np.arange(d, dtype=float), [4.0, 2.0, 1.0, 0.5, 0.25])
+    elif basis == "rotated":
+        g = ld.power_law_gaussian(d, 1.0, rng)
+    else:
+        V, _ = np.linalg.qr(rng.standard_normal((d, 2)))
+        g = ld.Gaussian.from_eigen(np.ones(d), [3.0, 1.0], basis=V, rest=0.2)
+    x = g.sample(n, rng)
+    cov = g.cov
+    # Monte-Carlo error of a sample covariance entry: sqrt((S_ii S_jj + S_ij^2) / n)
+    se = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n)
+    assert np.all(np.abs(np.cov(x.T, bias=True) - cov) < 5 * se)
+    assert np.all(np.abs(x.mean(axis=0) - g.mean) < 5 * np.sqrt(np.diag(cov) / n))
+
+
+def test_power_law_gaussian():
+    g = ld.power_law_gaussian(50, 1.5)
+    assert g.basis is None and np.all(g.mean == 0)
+    assert g.eigenvalues.sum() == pytest.approx(50, rel=1e-13)
+    nu = np.arange(1, 51)
+    assert rel(g.eigenvalues / g.eigenvalues[0], nu**-1.5) < 1e-13
+    assert rel(ld.power_law_spectrum(10, 0.0), np.ones(10)) < 1e-15
+    r = ld.power_law_gaussian(20, 1.0, np.random.default_rng(0))
+    assert rel(r.basis.T @ r.basis, np.eye(20)) < 1e-12
+    assert np.trace(r.cov) == pytest.approx(20, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- denoiser
+
+
+@pytest.mark.parametrize("N,d,gamma", [(5, 8, 0.0), (40, 8, 0.0), (5, 8, 0.03), (3, 30, 0.0), (100, 12, 1e-3)])
+def test_weights_match_independent_closed_form(N, d, gamma):
+    rng = np.random.default_rng(N + d)
+    rho = ld.power_law_gaussian(d, 1.0, rng)
+    X = rho.sample(N, rng)
+    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+    assert den.gains.shape == (SCHED.T, min(d, N - 1))
+    for t in STEPS:
+        W, b = den.weights(t)
+        W_ref, b_ref = dense_denoiser(X, SCHED, t, gamma)
+        assert rel(W, W_ref) < 1e-8 and rel(b, b_ref) < 1e-8
+        y = rng.standard_normal((4, d))
+        assert rel(den.apply(y, t), y @ W.T + b) < 1e-10
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.3, 5.0, 200.0])
+def test_train_time_is_gradient_flow(tau):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((6, 9)) * np.linspace(2, 0.1, 9)
+    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=0.01, train_time=tau)
+    for t in [1, 50, 1000]:
+        W_ref, b_ref = dense_denoiser(X, SCHED, t, 0.01, tau)
+        W, b = den.weights(t)
+        assert np.max(np.abs(W - W_ref)) <= 1e-7 * max(np.max(np.abs(W_ref)), 1e-300) + 1e-300
+        assert np.allclose(b, b_ref, rtol=1e-7, atol=1e-12)
+
+
+def test_train_time_infinite_is_converged():
+    X = np.random.default_rng(8).standard_normal((10, 4))
+    a = ld.fit_linear_denoiser(X, SCHED, train_time=np.inf)
+    b = ld.fit_linear_denoiser(X, SCHED)
+    assert a.train_time is None and np.array_equal(a.gains, b.gains)
+
+
+def test_null_directions_have_gain_one_over_s():
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((4, 10))
+    den = ld.fit_linear_denoiser(X, SCHED)
+    assert den.n_null == 10 - 4 + 1
+    assert rel(den.null_gain, 1 / np.sqrt(SCHED.one_minus_alpha_bar)) < 1e-14
+
+
+def test_denoiser_stores_no_dense_time_stack():
+    X = np.random.default_rng(10).standard_normal((20, 64))
+    den = ld.fit_linear_denoiser(X, SCHED)
+    sizes = [np.asarray(v).size for v in vars(den).values() if isinstance(v, np.ndarray)]
+    assert max(sizes) <= SCHED.T * 64
+
+
+# --------------------------------------------------------------------------- losses
+
+
+@pytest.mark.parametrize("N,d,gamma", [(5, 8, 0.0), (30, 6, 0.02), (2, 5, 0.0)])
+def test_losses_match_dense_formula(N, d, gamma):
+    rng = np.random.default_rng(11 + N)
+    rho = ld.power_law_gaussian(d, 0.7, rng)
+    X = rho.sample(N, rng)
+    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+    L_test, L_train = ld.test_loss(den, SCHED, rho), ld.train_loss(den, SCHED, X)
+    mu0, S0 = X.mean(axis=0), np.cov(X.T, bias=True)
+    for t in STEPS:
+        a = SCHED.alpha_bar[t - 1]
+        W, b = dense_denoiser(X, SCHED, t, gamma)
+        assert L_test[t - 1] == pytest.approx(dense_loss(W, b, a, rho.mean, rho.cov), rel=1e-8)
+        assert L_train[t - 1] == pytest.approx(dense_loss(W, b, a, mu0, S0), rel=1e-8)
+
+
+def test_train_loss_is_test_loss_on_the_empirical_gaussian():
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((7, 11))
+    den = ld.fit_linear_denoiser(X, SCHED)
+    emp = ld.Gaussian.from_samples(X)
+    assert rel(ld.train_loss(den, SCHED, X), ld.test_loss(den, SCHED, emp)) < 1e-12
+
+
+def test_test_loss_monte_carlo():
+    rng = np.random.default_rng(13)
+    d, N, n = 6, 4, 400_000
+    rho = ld.power_law_gaussian(d, 1.0, rng)
+    den = ld.fit_linear_denoiser(rho.sample(N, rng), SCHED)
+    L = ld.test_loss(den, SCHED, rho)
+    for t in [1, 100, 1000]:
+        a = SCHED.alpha_bar[t - 1]
+        x0, eps = rho.sample(n, rng), rng.standard_normal((n, d))
+        err = np.sum((eps - den.apply(np.sqrt(a) * x0 + np.sqrt(1 - a) * eps, t)) ** 2, axis=1)
+        assert abs(err.mean() - L[t - 1]) < 5 * err.std() / np.sqrt(n)
+
+
+def test_loss_minimum_and_rotation_invariance():
+    rng = np.random.default_rng(14)
+    d, N = 7, 5
+    rho = ld.power_law_gaussian(d, 1.0)
+    X = rho.sample(N, rng)
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    rho_rot = ld.Gaussian.from_eigen(rho.mean @ Q.T, rho.eigenvalues, basis=Q)
+    den = ld.fit_linear_denoiser(X, SCHED)
+    den_rot = ld.fit_linear_denoiser(X @ Q.T, SCHED)
+    assert rel(ld.test_loss(den, SCHED, rho), ld.test_loss(den_rot, SCHED, rho_rot)) < 1e-10
+    lam0 = np.linalg.eigvalsh(np.cov(X.T, bias=True))
+    a = SCHED.alpha_bar[:, None]
+    L_min = d - (1 - a[:, 0]) * np.sum(1 / (a * lam0 + 1 - a), axis=1)
+    assert rel(ld.train_loss(den, SCHED, X), L_min) < 1e-10
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    d=st.integers(1, 12), N=st.integers(2, 20), k=st.floats(0, 3),
+    gamma=st.sampled_from([0.0, 1e-4, 0.1]), seed=st.integers(0, 2**32 - 1),
+)
+def test_property_weights_and_losses(d, N, k, gamma, seed):
+    rng = np.random.default_rng(seed)
+    rho = ld.power_law_gaussian(d, k, rng)
+    X = rho.sample(N, rng)
+    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+    assert den.r + den.n_null == d and den.r <= min(d, N - 1)
+    L_test, L_train = ld.test_loss(den, SCHED, rho), ld.train_loss(den, SCHED, X)
+    assert np.all(np.isfinite(L_test)) and np.all(L_test > 0) and np.all(L_train > 0)
+    for t in [1, 500, 1000]:
+        W, b = dense_denoiser(X, SCHED, t, gamma)
+        W2, b2 = den.weights(t)
+        assert rel(W2, W) < 1e-7
+        assert L_test[t - 1] == pytest.approx(
+            dense_loss(W, b, SCHED.alpha_bar[t - 1], rho.mean, rho.cov), rel=1e-7)
+
+
+# --------------------------------------------------------------------------- bad input
+
+_X = np.random.default_rng(0).standard_normal((5, 3))
+_DEN = ld.fit_linear_denoiser(_X, SCHED)
+_RNG = np.random.default_rng(0)
+
+BAD_INPUTS = [
+    ("X", lambda: ld.fit_linear_denoiser(_X[0], SCHED)),                           # 1-d
+    ("X", lambda: ld.fit_linear_denoiser(_X[:1], SCHED)),                          # N < 2
+    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.nan, _X), SCHED)),   # NaN
+    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.inf, _X), SCHED)),   # inf
+    ("X", lambda: ld.fit_linear_denoiser([["a", "b"], ["c", "d"]], SCHED)),       # not numeric
+    ("weight_decay", lambda: ld.fit_linear_denoiser(_X, SCHED, weight_decay=-1e-3)),
+    ("weight_decay", lambda: ld.fit_linear_denoiser(_X, SCHED, weight_decay=np.nan)),
+    ("train_time", lambda: ld.fit_linear_denoiser(_X, SCHED, train_time=-1.0)),
+    ("sched", lambda: ld.fit_linear_denoiser(_X, SCHED.beta)),
+    ("t", lambda: _DEN.weights(0)),
+    ("t", lambda: _DEN.weights(SCHED.T + 1)),
+    ("t", lambda: _DEN.weights(1.5)),
+    ("cov", lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.0], [0.0, -1.0]])),          # not PSD
+    ("cov", lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.5], [0.0, 1.0]])),           # not symmetric
+    ("cov", lambda: ld.Gaussian(np.zeros(3), np.eye(2))),                          # shape
+    ("mean", lambda: ld.Gaussian([np.nan, 0.0], np.eye(2))),
+    ("basis", lambda: ld.Gaussian.from_eigen(np.zeros(3), [1.0, 1.0], basis=np.ones((3, 2)))),
+    ("eigenvalues", lambda: ld.Gaussian.from_eigen(np.zeros(2), [1.0, -1.0])),
+    ("rest", lambda: ld.Gaussian.from_eigen(np.zeros(2), [1.0], basis=[[1.0], [0.0]], rest=-1)),
+    ("T", lambda: ld.linear_schedule(T=0)),
+    ("beta_min", lambda: ld.linear_schedule(beta_min=0.0)),
+    ("beta_max", lambda: ld.linear_schedule(beta_max=1.0)),
+    ("beta_max", lambda: ld.linear_schedule(beta_min=1e-2, beta_max=1e-3)),
+    ("beta", lambda: ld.Schedule(np.array([0.1, 1.2]))),
+    ("d", lambda: ld.power_law_gaussian(0, 1.0)),
+    ("k", lambda: ld.power_law_gaussian(10, -0.5)),
+    ("rng", lambda: ld.power_law_gaussian(10, 1.0, rng=42)),
+    ("n", lambda: ld.power_law_gaussian(3, 1.0).sample(-1, _RNG)),
+    ("rng", lambda: ld.power_law_gaussian(3, 1.0).sample(5, None)),
+    ("rho", lambda: ld.test_loss(_DEN, SCHED, ld.power_law_gaussian(4, 1.0))),
+    ("rho", lambda: ld.test_loss(_DEN, SCHED, np.eye(3))),
+    ("sched", lambda: ld.test_loss(_DEN, ld.linear_schedule(T=10), ld.power_law_gaussian(3, 1.0))),
+    ("den", lambda: ld.train_loss("W", SCHED, _X)),
+    ("X", lambda: ld.train_loss(_DEN, SCHED, np.ones((4, 5)))),
+    ("lam", lambda: ld.denoiser_gain(-1.0, SCHED)),
+    ("x", lambda: _DEN.apply(np.ones((2, 4)), 1)),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_INPUTS, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD_INPUTS)])
+def test_bad_input_raises_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        call()
