@@ -36,6 +36,9 @@ __all__ = [
     "fit_linear_denoiser",
     "train_loss",
     "test_loss",
+    "generated_distribution",
+    "sample",
+    "kl_divergence",
 ]
 
 _EPS = np.finfo(float).eps
@@ -503,7 +506,8 @@ def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
     return gain
 
 
-__all__.append("denoiser_gain")
+__all__ += ["denoiser_gain", "generated_moments", "sampler_noise", "optimal_loss",
+            "missing_variance", "expected_kl_empirical"]
 
 
 def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
@@ -600,3 +604,301 @@ def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray
 
 # nbval/pytest must not collect the loss function above as a test.
 test_loss.__test__ = False
+
+
+def optimal_loss(rho: Gaussian, sched: Schedule) -> np.ndarray:
+    """``L_t^best = d - (1 - abar_t) Tr (abar_t Sigma + (1 - abar_t) Id)^-1``, shape (T,) (chapter 3).
+
+    The test loss of the best linear denoiser for ``rho = N(mu, Sigma)``, the one
+    fitted to ``rho`` itself: the floor under every test loss.
+    """
+    rho = _check_gaussian("rho", rho)
+    sched = _check_schedule(sched)
+    a = sched.alpha_bar[:, None]
+    om = sched.one_minus_alpha_bar[:, None]
+    out = rho.d - om[:, 0] * np.sum(1.0 / (a * rho.eigenvalues + om), axis=1)
+    if rho.has_rest:
+        out -= om[:, 0] * (rho.d - rho.r) / (a[:, 0] * rho.rest + om[:, 0])
+    return out
+
+
+def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
+    """``Tr(Sigma P_null)``: the variance of ``rho`` in the null directions of ``Sigma_0`` (chapter 3).
+
+    ``P_null = Id - V V^T`` projects onto the ``d - r`` directions in which the
+    training set has no variance. Cost O(d r r_rho).
+    """
+    if not isinstance(den, LinearDenoiser):
+        raise ValueError(f"den: expected a LinearDenoiser (see fit_linear_denoiser), got {_describe(den)}")
+    rho = _check_gaussian("rho", rho)
+    if rho.d != den.d:
+        raise ValueError(f"rho: expected dimension d = {den.d} to match the denoiser, got {rho.d}")
+    total = rho.eigenvalues.sum() + (rho.d - rho.r) * rho.rest
+    return float(max(total - _variance_along(rho, den.basis).sum(), 0.0))
+
+
+# ---------------------------------------------------------------------------
+# The learned distribution (chapter 2)
+# ---------------------------------------------------------------------------
+
+_SAMPLERS = ("ddpm", "ddim")
+_SIGMAS = ("beta", "posterior")
+
+
+def _check_sampler(sampler, sigma) -> tuple[str, str]:
+    if sampler not in _SAMPLERS:
+        raise ValueError(f"sampler: expected one of {_SAMPLERS}, got {sampler!r}")
+    if sigma not in _SIGMAS:
+        raise ValueError(f"sigma: expected one of {_SIGMAS}, got {sigma!r}")
+    return sampler, sigma
+
+
+def sampler_noise(sched: Schedule, sampler: str = "ddpm", sigma: str = "beta") -> np.ndarray:
+    """Variance ``sigma_t^2`` of the noise added by the reverse step ``t``, shape (T,) (chapter 2).
+
+    ``"beta"``: ``sigma_t^2 = beta_t``; ``"posterior"``:
+    ``sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t)`` (zero at ``t = 1``);
+    the deterministic DDIM sampler adds none.
+    """
+    sched = _check_schedule(sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    if sampler == "ddim":
+        return np.zeros(sched.T)
+    if sigma == "beta":
+        return sched.beta.copy()
+    one_minus_prev = np.concatenate([[0.0], sched.one_minus_alpha_bar[:-1]])
+    return sched.beta * one_minus_prev / sched.one_minus_alpha_bar
+
+
+def _reverse_coefficients(lam, sched: Schedule, gamma: float, tau, sampler: str):
+    """Per-step factors of one reverse step along a direction of ``Sigma_0``-variance ``lam``.
+
+    Along an eigen-direction the step is affine, ``u_{t-1} = g_t u_t + e_t m + noise``
+    (``m`` the coordinate of ``mu_0``). Returns ``g`` and ``e``, shape (T, len(lam)),
+    computed without cancellation: with ``C = abar_t lam + 1 - abar_t + gamma`` and
+    ``E = exp(-2 tau C)`` (0 when trained to convergence),
+
+    * DDPM: ``g_t = (abar_t lam + (1 - abar_{t-1})(1 - beta_t) + gamma + beta_t E) / (C sqrt(1 - beta_t))``,
+    * DDIM: ``g_t = (abar_t lam + gamma + E (1 - abar_t) + (1 - E) P_t) / (C sqrt(1 - beta_t))``,
+      ``P_t = sqrt((1 - abar_{t-1})(1 - beta_t)(1 - abar_t))``;
+
+    so that ``g_1(0) = 0`` holds exactly for ``gamma = 0`` and ``tau = None``.
+    """
+    lam = np.asarray(lam, dtype=float)[None, :]
+    a = sched.alpha_bar[:, None]
+    om = sched.one_minus_alpha_bar[:, None]
+    om_prev = np.concatenate([[0.0], sched.one_minus_alpha_bar[:-1]])[:, None]
+    beta = sched.beta[:, None]
+    C = a * lam + om + gamma
+    E = np.zeros_like(C) if tau is None else np.exp(-2.0 * tau * C)
+    w = np.sqrt(om) / C * (1.0 - E)  # the gain w_t(lam)
+    root = np.sqrt(1.0 - beta)
+    if sampler == "ddpm":
+        g = (a * lam + om_prev * (1.0 - beta) + gamma + beta * E) / (C * root)
+        e = beta / np.sqrt(om) * w * np.sqrt(a) / root
+    else:
+        P = np.sqrt(om_prev * (1.0 - beta) * om)
+        g = (a * lam + gamma + E * om + (1.0 - E) * P) / (C * root)
+        D = np.sqrt(om_prev) - np.sqrt(om) / root
+        e = -D * w * np.sqrt(a)
+    return g, e
+
+
+def generated_moments(lam, sched: Schedule, weight_decay: float = 0.0, train_time=None,
+                      sampler: str = "ddpm", sigma: str = "beta") -> tuple[np.ndarray, np.ndarray]:
+    """``(f(lam), h(lam))``: variance and mean factor of the samples along a ``Sigma_0`` direction (chapter 2).
+
+    The reverse chain from ``u_T ~ N(0, Id)`` is affine with scalar factors per
+    eigen-direction: ``v_{t-1} = g_t^2 v_t + sigma_t^2`` from ``v_T = 1`` gives
+    ``f = v_0``, and the mean ``m_{t-1} = g_t m_t + e_t m`` from ``m_T = 0`` gives
+    ``m_0 = h m``. Vectorized over ``lam`` (shape (r,)); cost O(T r).
+    """
+    sched = _check_schedule(sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    lam = _array("lam", lam, ndim=1)
+    if np.any(lam < 0):
+        raise ValueError(f"lam: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    if train_time is not None:
+        train_time = _real("train_time", train_time, low=0.0, allow_inf=True)
+        if np.isinf(train_time):
+            train_time = None
+    g, e = _reverse_coefficients(lam, sched, gamma, train_time, sampler)
+    s2 = sampler_noise(sched, sampler, sigma)
+    v = np.ones(lam.size)
+    m = np.zeros(lam.size)
+    for t in range(sched.T - 1, -1, -1):
+        v = g[t] ** 2 * v + s2[t]
+        m = g[t] * m + e[t]
+    return v, m
+
+
+def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = "ddpm",
+                           sigma: str = "beta") -> Gaussian:
+    """``rho_N = N(mu_gen, f(Sigma_0))``: the exact distribution of the samples (chapter 2).
+
+    With a linear denoiser the reverse chain is affine in ``u_T ~ N(0, Id)`` and
+    the noise, so its output is Gaussian. All ``W_t`` share the eigenbasis of
+    ``Sigma_0``, so the covariance is ``f(Sigma_0)`` with ``f`` from the scalar
+    recursion ``v_{t-1} = g_t(lam)^2 v_t + sigma_t^2``, ``v_T = 1``, and the mean is
+    ``h(Sigma_0) mu_0``. The null directions of ``Sigma_0`` get the variance
+    ``f(0)``, which is exactly ``sigma_1^2`` for the trained denoiser (``g_1(0) = 0``).
+    ``sigma``: ``"beta"`` (``sigma_t^2 = beta_t``) or ``"posterior"``; ``sampler``:
+    ``"ddpm"`` or the deterministic ``"ddim"``. Cost O(T r); no sampling.
+    """
+    den, sched = _check_denoiser(den, sched)
+    lam = np.concatenate([den.eigenvalues, [0.0]])
+    f, h = generated_moments(lam, sched, den.weight_decay, den.train_time, sampler, sigma)
+    V = den.basis
+    coef = den.mean @ V
+    mean = den.mean * h[-1] + ((h[:-1] - h[-1]) * coef) @ V.T
+    out = Gaussian.__new__(Gaussian)
+    out._set(mean, V, f[:-1], f[-1] if den.n_null > 0 else 0.0)
+    return out
+
+
+def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generator,
+           sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
+    """``n`` samples of the reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps_theta(u_t, t)) / sqrt(1-beta_t) + sigma_t z_t`` (chapter 2).
+
+    Runs the real chain from ``u_T ~ N(0, Id)`` down to ``u_0`` with the trained
+    denoiser (DDPM, or the deterministic DDIM update
+    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps_theta``), in batches of
+    ``batch`` samples to bound memory. Cost O(n T d r). Returns shape (n, d).
+    """
+    den, sched = _check_denoiser(den, sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    n = _integer("n", n, low=0)
+    rng = _generator("rng", rng)
+    if batch is None:
+        batch = max(1, 2**22 // max(den.d, 1))
+    batch = _integer("batch", batch, low=1)
+    s2 = sampler_noise(sched, sampler, sigma)
+    beta, abar, om = sched.beta, sched.alpha_bar, sched.one_minus_alpha_bar
+    abar_prev = sched.alpha_bar_prev
+    out = np.empty((n, den.d))
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        u = rng.standard_normal((m, den.d))
+        for t in range(sched.T, 0, -1):
+            eps_hat = den.apply(u, t)
+            if sampler == "ddpm":
+                u = (u - beta[t - 1] / np.sqrt(om[t - 1]) * eps_hat) / np.sqrt(1.0 - beta[t - 1])
+                if s2[t - 1] > 0:
+                    u += np.sqrt(s2[t - 1]) * rng.standard_normal(u.shape)
+            else:
+                x0_hat = (u - np.sqrt(om[t - 1]) * eps_hat) / np.sqrt(abar[t - 1])
+                u = np.sqrt(abar_prev[t - 1]) * x0_hat + np.sqrt(1.0 - abar_prev[t - 1]) * eps_hat
+        out[start:start + m] = u
+    return out
+
+
+# ---------------------------------------------------------------------------
+# KL divergence between Gaussians in eigen form (chapter 4)
+# ---------------------------------------------------------------------------
+
+
+def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
+    """``E KL(N(mu_0, Sigma_0) || N(mu, Sigma)) = 1/2 [d ln(N/2) - sum_{i=1}^d psi((N - i)/2)]`` for ``N > d`` (chapter 4).
+
+    Exact for Gaussian data, whatever ``mu`` and ``Sigma``: after whitening,
+    ``N Sigma_0`` is Wishart with ``N - 1`` degrees of freedom and ``mu_0 - mu``
+    is ``N(0, Sigma / N)``, independent of it. With ``reverse=True``, the other
+    direction ``E KL(N(mu, Sigma) || N(mu_0, Sigma_0)) = 1/2 [d (N + 1)/(N - d - 2) - d
+    - d ln(N/2) + sum_i psi((N - i)/2)]`` (finite for ``N > d + 2``). Both grow like
+    ``d (d + 3) / (4 N)`` for ``N >> d``.
+    """
+    from scipy.special import digamma
+
+    d = _integer("d", d, low=1)
+    N = _integer("N", N, low=2)
+    need = d + 3 if reverse else d + 1
+    if N < need:
+        raise ValueError(f"N: expected N >= {need} for a finite expected KL at d = {d}, got {N}")
+    i = np.arange(1, d + 1)
+    log_term = d * np.log(N / 2.0) - np.sum(digamma((N - i) / 2.0))
+    if not reverse:
+        return float(0.5 * log_term)
+    return float(0.5 * (d * (N + 1) / (N - d - 2) - d - log_term))
+
+
+def _is_singular(g: Gaussian) -> bool:
+    return bool(np.any(g.eigenvalues == 0) or (g.has_rest and g.rest == 0))
+
+
+def _trace_inv_q_cov_p(p: Gaussian, q: Gaussian) -> float:
+    """``Tr(cov_q^-1 cov_p)`` from the eigen forms (q non-singular). Cost O(d r_p r_q)."""
+    M2 = _overlap(q, p) ** 2  # (r_q, r_p): squared cosines between the two bases
+    inv_lq = 1.0 / q.eigenvalues
+    out = inv_lq @ M2 @ p.eigenvalues
+    if p.has_rest:
+        out += p.rest * inv_lq @ (1.0 - M2.sum(axis=1))
+    if q.has_rest:
+        out += (1.0 - M2.sum(axis=0)) @ p.eigenvalues / q.rest
+        if p.has_rest:
+            out += p.rest / q.rest * (q.d - q.r - p.r + M2.sum())
+    return float(out)
+
+
+def _mahalanobis_q(delta, q: Gaussian) -> float:
+    """``delta^T cov_q^-1 delta`` (q non-singular)."""
+    dq = q.project(delta)
+    out = np.sum(dq**2 / q.eigenvalues)
+    if q.has_rest:
+        out += max(delta @ delta - dq @ dq, 0.0) / q.rest
+    return float(out)
+
+
+def _kl_dense(mp, Sp, mq, Sq) -> float:
+    """KL between non-singular Gaussians from dense covariances (for the degenerate case)."""
+    k = len(mp)
+    lq, Vq = np.linalg.eigh(Sq)
+    lp = np.linalg.eigvalsh(Sp)
+    A = Vq.T @ Sp @ Vq
+    dq = Vq.T @ (mp - mq)
+    return 0.5 * float(np.sum(np.diag(A) / lq) + np.sum(dq**2 / lq) - k
+                       + np.sum(np.log(lq)) - np.sum(np.log(lp)))
+
+
+def kl_divergence(p: Gaussian, q: Gaussian) -> float:
+    """``KL(p || q) = 1/2 [Tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - d + ln|S_q| - ln|S_p|]`` (chapter 4).
+
+    Computed from the eigen forms in O(d r_p r_q), never from dense inverses.
+    Returns ``inf`` exactly when the divergence is infinite, i.e. when ``p`` is
+    not absolutely continuous with respect to ``q``: one of the two is
+    degenerate (a zero variance in some direction) and the other is not, or both
+    are degenerate with different supports. (A degenerate ``p`` against a
+    non-degenerate ``q`` puts all its mass on a set of ``q``-measure zero; for
+    ``rho_N`` this happens for ``N < d`` when the sampler adds no noise at the
+    last step, ``c = 0``.) Two degenerate Gaussians with the same support get
+    the finite KL of their restrictions to it (dense, O(d^3)).
+    """
+    p = _check_gaussian("p", p)
+    q = _check_gaussian("q", q)
+    if p.d != q.d:
+        raise ValueError(f"q: expected dimension d = {p.d} to match p, got {q.d}")
+    sp, sq = _is_singular(p), _is_singular(q)
+    if sp != sq:
+        return float("inf")
+    if sp:
+        return _kl_degenerate(p, q)
+    tr = _trace_inv_q_cov_p(p, q)
+    maha = _mahalanobis_q(p.mean - q.mean, q)
+    out = 0.5 * (tr + maha - p.d + q.logdet() - p.logdet())
+    # KL >= 0; a value below zero by rounding (terms of size d cancel) is reported as 0.
+    return 0.0 if -1e-9 * p.d < out < 0 else out
+
+
+def _kl_degenerate(p: Gaussian, q: Gaussian) -> float:
+    Sp, Sq = p.cov, q.cov
+    lq, Vq = np.linalg.eigh(Sq)
+    tol = q.d * _EPS * max(lq.max(), 0.0)
+    B = Vq[:, lq > tol]  # support of q
+    scale = max(np.abs(Sp).max(), np.finfo(float).tiny)
+    outside = Sp - B @ (B.T @ Sp)
+    delta = p.mean - q.mean
+    if (np.abs(outside).max() > 1e-9 * scale
+            or np.linalg.norm(delta - B @ (B.T @ delta)) > 1e-9 * max(np.linalg.norm(delta), 1.0)
+            or p.rank != B.shape[1]):
+        return float("inf")
+    return max(_kl_dense(B.T @ p.mean, B.T @ Sp @ B, B.T @ q.mean, B.T @ Sq @ B), 0.0)

@@ -309,3 +309,172 @@ BAD_INPUTS = [
 def test_bad_input_raises_value_error_naming_the_argument(name, call):
     with pytest.raises(ValueError, match=rf"^{name}: expected"):
         call()
+
+
+# --------------------------------------------------------------------------- generated distribution
+
+
+def dense_generated(den, sched, sampler, sigma):
+    """Independent road: push mean and dense covariance through the affine reverse steps."""
+    d = den.d
+    S, m = np.eye(d), np.zeros(d)
+    s2 = ld.sampler_noise(sched, sampler, sigma)
+    for t in range(sched.T, 0, -1):
+        W, b = den.weights(t)
+        beta, a, a_prev = sched.beta[t - 1], sched.alpha_bar[t - 1], sched.alpha_bar_prev[t - 1]
+        if sampler == "ddpm":
+            k = beta / np.sqrt(1 - a)
+            A, c = (np.eye(d) - k * W) / np.sqrt(1 - beta), -k * b / np.sqrt(1 - beta)
+        else:
+            A = np.sqrt(a_prev / a) * (np.eye(d) - np.sqrt(1 - a) * W) + np.sqrt(1 - a_prev) * W
+            c = (np.sqrt(1 - a_prev) - np.sqrt(a_prev / a) * np.sqrt(1 - a)) * b
+        S, m = A @ S @ A.T + s2[t - 1] * np.eye(d), A @ m + c
+    return m, S
+
+
+SAMPLERS = [("ddpm", "beta"), ("ddpm", "posterior"), ("ddim", "beta")]
+
+
+@pytest.mark.parametrize("sampler,sigma", SAMPLERS)
+@pytest.mark.parametrize("N,d,gamma,tau", [(5, 8, 0.0, None), (30, 6, 0.01, None), (4, 7, 0.0, 2.0)])
+def test_generated_distribution_matches_dense_propagation(sampler, sigma, N, d, gamma, tau):
+    rng = np.random.default_rng(N * d)
+    X = ld.power_law_gaussian(d, 1.0, rng).sample(N, rng)
+    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma, train_time=tau)
+    g = ld.generated_distribution(den, SCHED, sampler, sigma)
+    m, S = dense_generated(den, SCHED, sampler, sigma)
+    assert rel(g.cov, S) < 1e-8
+    assert np.max(np.abs(g.mean - m)) < 1e-8 * max(np.max(np.abs(m)), 1.0)
+
+
+def test_null_variance_is_exactly_sigma_1_squared():
+    X = np.random.default_rng(20).standard_normal((6, 20))
+    den = ld.fit_linear_denoiser(X, SCHED)
+    assert ld.generated_distribution(den, SCHED).rest == SCHED.beta[0]
+    assert ld.generated_distribution(den, SCHED, sigma="posterior").rest == 0.0
+    assert ld.generated_distribution(den, SCHED, sampler="ddim").rest == 0.0
+    f, _ = ld.generated_moments(np.array([0.0]), SCHED)
+    assert f[0] == SCHED.beta[0]
+
+
+def test_sampler_noise():
+    assert np.array_equal(ld.sampler_noise(SCHED), SCHED.beta)
+    post = ld.sampler_noise(SCHED, sigma="posterior")
+    a = SCHED.alpha_bar
+    assert post[0] == 0.0
+    assert rel(post[1:], SCHED.beta[1:] * (1 - a[:-1]) / (1 - a[1:])) < 1e-9
+    assert np.all(ld.sampler_noise(SCHED, sampler="ddim") == 0)
+
+
+@pytest.mark.parametrize("sampler,sigma", SAMPLERS)
+def test_sample_monte_carlo_matches_exact(sampler, sigma):
+    rng = np.random.default_rng(21)
+    d, N, n = 6, 4, 40_000
+    X = ld.power_law_gaussian(d, 1.0, rng).sample(N, rng)
+    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=1e-3)
+    g = ld.generated_distribution(den, SCHED, sampler, sigma)
+    U = ld.sample(den, SCHED, n, rng, sampler, sigma, batch=15_000)
+    S = g.cov
+    se = np.sqrt((np.outer(np.diag(S), np.diag(S)) + S**2) / n)
+    assert np.max(np.abs(np.cov(U.T, bias=True) - S) / se) < 5
+    assert np.max(np.abs(U.mean(axis=0) - g.mean) / np.sqrt(np.diag(S) / n)) < 5
+
+
+# --------------------------------------------------------------------------- KL
+
+
+def dense_kl(mp, Sp, mq, Sq):
+    d = len(mp)
+    Lq = np.linalg.cholesky(Sq)
+    A = np.linalg.solve(Lq, Sp)
+    tr = np.trace(np.linalg.solve(Lq.T, A))
+    z = np.linalg.solve(Lq, mq - mp)
+    return 0.5 * (tr + z @ z - d + 2 * np.sum(np.log(np.diag(Lq))) - np.linalg.slogdet(Sp)[1])
+
+
+def _random_gaussian(rng, d, form):
+    mean = rng.standard_normal(d)
+    if form == "standard":
+        return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, d))
+    if form == "full":
+        V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, d), basis=V)
+    r = d // 3
+    V, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, r), basis=V, rest=rng.uniform(0.05, 1))
+
+
+@pytest.mark.parametrize("fp", ["standard", "full", "low-rank"])
+@pytest.mark.parametrize("fq", ["standard", "full", "low-rank"])
+def test_kl_matches_dense(fp, fq):
+    rng = np.random.default_rng(hash((fp, fq)) % 2**32)
+    p, q = _random_gaussian(rng, 9, fp), _random_gaussian(rng, 9, fq)
+    assert ld.kl_divergence(p, q) == pytest.approx(dense_kl(p.mean, p.cov, q.mean, q.cov), rel=1e-8)
+    assert ld.kl_divergence(p, p) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_kl_of_generated_distribution_matches_dense():
+    rng = np.random.default_rng(22)
+    rho = ld.power_law_gaussian(10, 1.0, rng)
+    den = ld.fit_linear_denoiser(rho.sample(4, rng), SCHED)
+    g = ld.generated_distribution(den, SCHED)
+    assert ld.kl_divergence(g, rho) == pytest.approx(dense_kl(g.mean, g.cov, rho.mean, rho.cov), rel=1e-8)
+    assert ld.kl_divergence(rho, g) == pytest.approx(dense_kl(rho.mean, rho.cov, g.mean, g.cov), rel=1e-8)
+
+
+def test_kl_monte_carlo():
+    rng = np.random.default_rng(23)
+    p, q = _random_gaussian(rng, 4, "full"), _random_gaussian(rng, 4, "low-rank")
+    x = p.sample(200_000, rng)
+
+    def logpdf(g, x):
+        y = x - g.mean
+        return -0.5 * (np.sum(y @ np.linalg.inv(g.cov) * y, axis=1) + g.logdet() + g.d * np.log(2 * np.pi))
+
+    diff = logpdf(p, x) - logpdf(q, x)
+    assert abs(diff.mean() - ld.kl_divergence(p, q)) < 4 * diff.std() / np.sqrt(len(x))
+
+
+def test_kl_infinite_cases():
+    rng = np.random.default_rng(24)
+    X = rng.standard_normal((5, 12))
+    den = ld.fit_linear_denoiser(X, SCHED)
+    rho = ld.power_law_gaussian(12, 1.0)
+    degenerate = ld.generated_distribution(den, SCHED, sigma="posterior")
+    assert ld.kl_divergence(degenerate, rho) == np.inf
+    assert ld.kl_divergence(rho, degenerate) == np.inf
+    assert ld.kl_divergence(degenerate, degenerate) == pytest.approx(0.0, abs=1e-8)
+    other = ld.generated_distribution(ld.fit_linear_denoiser(X[:4], SCHED), SCHED, sigma="posterior")
+    assert ld.kl_divergence(other, degenerate) == np.inf  # lower-dimensional support
+    ddim = ld.generated_distribution(den, SCHED, sampler="ddim")
+    expected = dense_kl(ddim.mean @ den.basis, den.basis.T @ ddim.cov @ den.basis,
+                        degenerate.mean @ den.basis, den.basis.T @ degenerate.cov @ den.basis)
+    assert ld.kl_divergence(ddim, degenerate) == pytest.approx(expected, rel=1e-6)
+
+
+def test_kl_large_d_low_rank_is_cheap_and_finite():
+    rng = np.random.default_rng(25)
+    rho = ld.power_law_gaussian(20_000, 1.0)
+    den = ld.fit_linear_denoiser(rho.sample(16, rng), SCHED)
+    g = ld.generated_distribution(den, SCHED)
+    assert g.basis.shape == (20_000, 15)
+    kl = ld.kl_divergence(g, rho)
+    assert np.isfinite(kl) and kl > 0
+
+
+BAD_INPUTS_3 = [
+    ("sampler", lambda: ld.generated_distribution(_DEN, SCHED, sampler="euler")),
+    ("sigma", lambda: ld.generated_distribution(_DEN, SCHED, sigma="zero")),
+    ("n", lambda: ld.sample(_DEN, SCHED, 2.5, _RNG)),
+    ("rng", lambda: ld.sample(_DEN, SCHED, 2, 0)),
+    ("batch", lambda: ld.sample(_DEN, SCHED, 2, _RNG, batch=0)),
+    ("p", lambda: ld.kl_divergence(np.eye(3), ld.power_law_gaussian(3, 1.0))),
+    ("q", lambda: ld.kl_divergence(ld.power_law_gaussian(3, 1.0), ld.power_law_gaussian(4, 1.0))),
+    ("lam", lambda: ld.generated_moments(np.array([-1.0]), SCHED)),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_INPUTS_3, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD_INPUTS_3)])
+def test_bad_input_3_raises_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        call()
