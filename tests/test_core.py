@@ -478,3 +478,120 @@ BAD_INPUTS_3 = [
 def test_bad_input_3_raises_value_error_naming_the_argument(name, call):
     with pytest.raises(ValueError, match=rf"^{name}: expected"):
         call()
+
+
+# --------------------------------------------------------------------------- typical case
+
+
+def _kappa_brentq(lam, n, c):
+    from scipy.optimize import brentq
+
+    kappa0 = 0.0
+    if n < np.count_nonzero(lam):
+        kappa0 = brentq(lambda k: np.sum(lam / (lam + k)) - n, 1e-300, lam.sum() / n,
+                        xtol=1e-300, rtol=1e-15)
+    if c == 0:
+        return kappa0
+    return brentq(lambda k: k - c - k / n * np.sum(lam / (lam + k)), kappa0, c + lam.sum() / n,
+                  xtol=1e-300, rtol=1e-15)
+
+
+def test_kappa_matches_marchenko_pastur_closed_form():
+    cs = np.logspace(-10, 0, 31)
+    for n in [50, 199, 200, 201, 800]:
+        q = 200 / n
+        b = 1 - q - cs
+        disc = np.sqrt(b**2 + 4 * cs)
+        closed = np.where(b > 0, 2 * cs / (b + disc), (disc - b) / 2)
+        assert rel(ld.silverstein_kappa(np.ones(200), n, cs) / closed, 1.0) < 1e-8
+    assert ld.silverstein_kappa(np.ones(200), 50, 0.0) == pytest.approx(200 / 50 - 1, rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [0.5, 1.0, 2.0, 3.0])
+def test_kappa_matches_independent_bracketed_solver(k):
+    lam = ld.power_law_spectrum(150, k)
+    cs = np.concatenate([[0.0], np.logspace(-10, 0, 21)])
+    for n in [10, 75, 149, 150, 400]:
+        ref = np.array([_kappa_brentq(lam, n, c) for c in cs])
+        got = ld.silverstein_kappa(lam, n, cs)
+        assert np.all(np.abs(got - ref) <= 1e-7 * np.maximum(ref, 1e-300))
+
+
+def test_kappa_broadcasts_and_continuation_agrees():
+    lam = ld.power_law_spectrum(100, 1.0)
+    Ns = np.array([[20.0], [100.0], [300.0]])
+    cs = np.logspace(-8, 1, 400)[None, :]
+    grid = ld.silverstein_kappa(lam, Ns, cs)  # 1200 roots: solved with continuation in c
+    assert grid.shape == (3, 400)
+    for i, n in enumerate(Ns[:, 0]):
+        single = np.array([ld.silverstein_kappa(lam, n, c) for c in cs[0, ::37]])
+        assert rel(grid[i, ::37], single) < 1e-10
+    assert np.all(np.diff(grid, axis=1) > 0)  # kappa grows with c
+
+
+def test_typical_case_matches_monte_carlo():
+    rng = np.random.default_rng(30)
+    d = 200
+    for k in [0.0, 1.5]:
+        rho = ld.power_law_gaussian(d, k)
+        for N in [80, 400]:
+            c = np.array([1e-3, 0.1])
+            tc = ld.typical_case(rho.eigenvalues, N, c)
+            sims = []
+            for _ in range(8):
+                g = ld.Gaussian.from_samples(rho.sample(N, rng))
+                ev = g.spectrum
+                sims.append([np.sum(1 / (ev + ci)) for ci in c] + [np.sum(np.log(ev + ci)) for ci in c])
+            sims = np.mean(sims, axis=0)
+            assert rel(sims[:2] / tc.tr_resolvent, 1.0) < 0.015
+            assert np.all(np.abs(sims[2:] - tc.logdet) < 0.01 * d)
+
+
+def test_predictions_match_exact_simulations():
+    rng = np.random.default_rng(31)
+    d, N = 128, 64
+    lam = ld.power_law_spectrum(d, 1.0)
+    rho = ld.Gaussian.from_eigen(np.zeros(d), lam)
+    train, test = ld.predict_losses(lam, N, SCHED)
+    sims = []
+    for _ in range(6):
+        X = rho.sample(N, rng)
+        den = ld.fit_linear_denoiser(X, SCHED)
+        sims.append([ld.train_loss(den, SCHED, X).sum(), ld.test_loss(den, SCHED, rho).sum(),
+                     ld.missing_variance(den, rho)])
+    sims = np.mean(sims, axis=0)
+    assert sims[0] == pytest.approx(train.sum(), rel=0.03)
+    assert sims[1] == pytest.approx(test.sum(), rel=0.03)
+    assert sims[2] == pytest.approx(ld.predict_missing_variance(lam, N), rel=0.05)
+    assert ld.predict_missing_variance(lam, 4 * d) == 0.0
+
+
+def test_predict_kl_reproduces_the_d_over_4N_law():
+    d, N = 40, 4000
+    lam = ld.power_law_spectrum(d, 1.0)
+    kl = ld.predict_kl(lam, N, 1e-12)
+    # the deterministic equivalent captures the leading order d^2/(4N) (not the 1/d corrections)
+    assert kl == pytest.approx(ld.expected_kl_empirical(d, N), rel=2 / d)
+    assert ld.predict_kl(lam, N, 1e-12, reverse=True) == pytest.approx(
+        ld.expected_kl_empirical(d, N, reverse=True), rel=3 / d)
+
+
+BAD_INPUTS_4 = [
+    ("eigenvalues", lambda: ld.silverstein_kappa([-1.0, 1.0], 10, 0.1)),
+    ("eigenvalues", lambda: ld.silverstein_kappa([0.0, 0.0], 10, 0.1)),
+    ("N", lambda: ld.silverstein_kappa([1.0], 0, 0.1)),
+    ("c", lambda: ld.silverstein_kappa([1.0], 10, -0.1)),
+    ("c", lambda: ld.silverstein_kappa([1.0], 10, np.nan)),
+    ("c", lambda: ld.typical_case([1.0, 2.0], 10, 0.0)),
+    ("N", lambda: ld.typical_case([1.0, 2.0], 1, 0.1)),
+    ("N", lambda: ld.expected_kl_empirical(10, 10)),
+    ("N", lambda: ld.expected_kl_empirical(10, 12, reverse=True)),
+    ("eigenvalues", lambda: ld.predict_kl([0.0, 1.0], 10, 0.1)),
+    ("sched", lambda: ld.predict_losses([1.0, 2.0], 10, "linear")),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_INPUTS_4, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD_INPUTS_4)])
+def test_bad_input_4_raises_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        call()
