@@ -54,8 +54,10 @@ test: setup test-core test-notebooks book test-browser
 test-core: setup
 	$(BIN)/python -m pytest tests -m "not browser" -q
 
+# nbval runs two kernels at once; one BLAS thread each, since two kernels with two spinning
+# BLAS threads each on two cores slow each other down several times over.
 test-notebooks: setup
-	$(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(CHAPTERS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(CHAPTERS)
 
 test-browser: setup
 	$(BIN)/python -m pytest tests -m browser -q -rs

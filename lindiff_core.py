@@ -198,7 +198,21 @@ def _check_schedule(sched) -> Schedule:
 # ---------------------------------------------------------------------------
 
 
-class Gaussian:
+class _EigenForm:
+    """Shared by the objects stored as a mean plus an eigenbasis: their dimensions."""
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return self.mean.size
+
+    @property
+    def r(self) -> int:
+        """Number of stored eigen-directions."""
+        return self.eigenvalues.size
+
+
+class Gaussian(_EigenForm):
     """``N(mean, cov)`` with ``cov = V diag(eigenvalues) V^T + rest (Id - V V^T)``.
 
     ``V`` (``basis``, d x r) has orthonormal columns; ``basis=None`` stands for the
@@ -279,16 +293,6 @@ class Gaussian:
         g = cls.__new__(cls)
         g._set(mean, V, lam, 0.0)
         return g
-
-    @property
-    def d(self) -> int:
-        """Dimension."""
-        return self.mean.size
-
-    @property
-    def r(self) -> int:
-        """Number of stored eigen-directions."""
-        return self.eigenvalues.size
 
     @property
     def has_rest(self) -> bool:
@@ -429,7 +433,7 @@ def power_law_gaussian(d: int, k: float, rng: np.random.Generator | None = None)
 
 
 @dataclass(frozen=True, eq=False)
-class LinearDenoiser:
+class LinearDenoiser(_EigenForm):
     """``eps_theta(x, t) = W_t (x - sqrt(abar_t) mu_0)`` with ``W_t`` in eigen form.
 
     ``W_t = V diag(gains[t-1]) V^T + null_gain[t-1] (Id - V V^T)`` and
@@ -447,14 +451,6 @@ class LinearDenoiser:
     schedule: Schedule
     weight_decay: float
     train_time: float | None
-
-    @property
-    def d(self) -> int:
-        return self.mean.size
-
-    @property
-    def r(self) -> int:
-        return self.eigenvalues.size
 
     @property
     def n_null(self) -> int:
@@ -506,6 +502,7 @@ def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
     return gain
 
 
+__all__ += ["gradient_descent"]
 __all__ += ["denoiser_gain", "generated_moments", "sampler_noise", "optimal_loss",
             "missing_variance", "expected_kl_empirical"]
 
@@ -536,6 +533,38 @@ def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
     for a in (mean, V, lam, gains, null_gain):
         a.setflags(write=False)
     return LinearDenoiser(mean, V, lam, gains, null_gain, sched, gamma, train_time)
+
+
+def gradient_descent(X, sched: Schedule, t: int, learning_rate: float, n_steps: int,
+                     weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = 0``, as explicit iterations (chapter 7).
+
+    The gradient of the step-t loss (no factor 1/2) is computed from the training
+    points, with the bias at its optimum ``b = -sqrt(abar_t) W mu_0`` for the current
+    ``W``: ``grad = -2 s (Id - s W) + 2 abar_t W Sigma_0 + 2 gamma W`` with ``Sigma_0``
+    never formed. Dense d x d: for checks of the closed form
+    ``W_k = W_t^* (Id - (Id - 2 eta C_t)^k)``, whose gradient-flow limit
+    (``eta -> 0``, ``k eta = tau``) is ``fit_linear_denoiser(..., train_time=tau)``.
+    Returns ``(W, b)`` after ``n_steps`` iterations.
+    """
+    sched = _check_schedule(sched)
+    X = _array("X", X, ndim=2)
+    if X.shape[0] < 2:
+        raise ValueError(f"X: expected at least N = 2 samples (rows), got N = {X.shape[0]}")
+    t = sched.check_step(t)
+    eta = _real("learning_rate", learning_rate, low=0.0, low_open=True)
+    n_steps = _integer("n_steps", n_steps, low=0)
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    a = sched.alpha_bar[t - 1]
+    s = np.sqrt(sched.one_minus_alpha_bar[t - 1])
+    mu0 = X.mean(axis=0)
+    Xc = X - mu0
+    N, d = X.shape
+    W = np.zeros((d, d))
+    for _ in range(n_steps):
+        grad = -2.0 * s * (np.eye(d) - s * W) + 2.0 * a * ((Xc @ W.T).T @ Xc) / N + 2.0 * gamma * W
+        W = W - eta * grad
+    return W, -np.sqrt(a) * W @ mu0
 
 
 def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
@@ -1058,7 +1087,7 @@ class TypicalCase:
     """Deterministic equivalents for ``Sigma_0`` of ``N`` Gaussian samples with the mean estimated (chapter 5).
 
     All fields are arrays over the ridge ``c``: ``kappa``, ``dkappa`` (``d kappa / d c``)
-    and the large-d limits of ``Tr (Sigma_0 + c)^-1`` (``tr_resolvent``),
+    and the large-d limits of ``Tr (Sigma_0 + c)^-1`` (``tr_resolvent``), ``Tr (Sigma_0 + c)^-2``,
     ``Tr Sigma_0 (Sigma_0 + c)^-2``, ``Tr Sigma (Sigma_0 + c)^-1``,
     ``Tr Sigma (Sigma_0 + c)^-2`` and ``ln det (Sigma_0 + c)``.
     """
@@ -1067,6 +1096,7 @@ class TypicalCase:
     kappa: np.ndarray
     dkappa: np.ndarray
     tr_resolvent: np.ndarray
+    tr_resolvent2: np.ndarray
     tr_sigma0_resolvent2: np.ndarray
     tr_sigma_resolvent: np.ndarray
     tr_sigma_resolvent2: np.ndarray
@@ -1103,6 +1133,7 @@ def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCas
         kappa=kappa,
         dkappa=dkappa,
         tr_resolvent=(d - n) / c + n / kappa,
+        tr_resolvent2=(d - n) / c**2 + n * dkappa / kappa**2,
         tr_sigma0_resolvent2=n / kappa * (1.0 - c * dkappa / kappa),
         tr_sigma_resolvent=N * (kappa / c - 1.0),
         tr_sigma_resolvent2=N * (kappa - c * dkappa) / c**2,
@@ -1110,20 +1141,25 @@ def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCas
     )
 
 
-def predict_losses(eigenvalues, N: int, sched: Schedule) -> tuple[np.ndarray, np.ndarray]:
-    """Typical-case per-step ``(train, test)`` loss of the optimal linear denoiser, each shape (T,) (chapter 5).
+def predict_losses(eigenvalues, N: int, sched: Schedule,
+                   weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Typical-case per-step ``(train, test)`` loss of the trained linear denoiser, each shape (T,) (chapters 5, 6).
 
-    With ``c_t = (1 - abar_t)/abar_t``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``, and
-    ``test = train + c_t Tr[(Sigma - Sigma_0)(Sigma_0 + c_t)^-2] + (c_t / N) Tr Sigma (Sigma_0 + c_t)^-2``
-    (the last term is the mean's estimation error), each trace replaced by its
-    deterministic equivalent. No weight decay.
+    The denoiser is ``W_t = (s_t / abar_t) R_t`` with ``R_t = (Sigma_0 + c'_t)^-1`` and the
+    ridge ``c'_t = c_t + gamma / abar_t``, ``c_t = (1 - abar_t)/abar_t``. Then
+    ``test = d - 2 c_t Tr R + c_t^2 Tr R^2 + c_t (1 + 1/N) Tr Sigma R^2`` (the ``1/N``:
+    the mean's estimation error) and ``train`` the same with ``Tr Sigma_0 R^2`` for
+    ``(1 + 1/N) Tr Sigma R^2``; each trace is replaced by its deterministic
+    equivalent. For ``gamma = 0``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``.
     """
     sched = _check_schedule(sched)
     lam = _array("eigenvalues", eigenvalues, ndim=1)
-    tc = typical_case(lam, N, sched.noise_to_signal, with_logdet=False)
-    c = tc.c
-    train = lam.size - c * tc.tr_resolvent
-    test = train + c * (1.0 + 1.0 / N) * tc.tr_sigma_resolvent2 - c * tc.tr_sigma0_resolvent2
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    c = sched.noise_to_signal
+    tc = typical_case(lam, N, c + gamma / sched.alpha_bar, with_logdet=False)
+    common = lam.size - 2.0 * c * tc.tr_resolvent + c**2 * tc.tr_resolvent2
+    train = common + c * tc.tr_sigma0_resolvent2
+    test = common + c * (1.0 + 1.0 / N) * tc.tr_sigma_resolvent2
     return train, test
 
 

@@ -595,3 +595,64 @@ BAD_INPUTS_4 = [
 def test_bad_input_4_raises_value_error_naming_the_argument(name, call):
     with pytest.raises(ValueError, match=rf"^{name}: expected"):
         call()
+
+
+# --------------------------------------------------------------------------- training dynamics
+
+
+def test_gradient_descent_matches_discrete_closed_form_and_flow():
+    rng = np.random.default_rng(40)
+    X = rng.standard_normal((5, 7)) * np.linspace(2, 0.3, 7)
+    t, gamma = 40, 0.02
+    a = SCHED.alpha_bar[t - 1]
+    C = a * np.cov(X.T, bias=True) + (1 - a + gamma) * np.eye(7)
+    W_star = np.sqrt(1 - a) * np.linalg.inv(C)
+    eta, k = 0.1 / np.linalg.eigvalsh(C)[-1], 30
+    W, b = ld.gradient_descent(X, SCHED, t, eta, k, weight_decay=gamma)
+    expected = W_star @ (np.eye(7) - np.linalg.matrix_power(np.eye(7) - 2 * eta * C, k))
+    assert rel(W, expected) < 1e-10
+    assert rel(b, -np.sqrt(a) * expected @ X.mean(axis=0)) < 1e-10
+    tau = 1.5
+    flow = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma, train_time=tau).weights(t)[0]
+    errs = [np.max(np.abs(ld.gradient_descent(X, SCHED, t, e, int(round(tau / e)), gamma)[0] - flow))
+            for e in (0.02, 0.01, 0.005)]
+    assert 1.8 < errs[0] / errs[1] < 2.2 and 1.8 < errs[1] / errs[2] < 2.2
+    W_long, _ = ld.gradient_descent(X, SCHED, t, 1 / np.linalg.eigvalsh(2 * C)[-1], 20000, gamma)
+    assert rel(W_long, W_star) < 1e-8
+
+
+def test_predict_losses_with_weight_decay_matches_simulation():
+    rng = np.random.default_rng(41)
+    d, N, gamma = 128, 48, 0.05
+    lam = ld.power_law_spectrum(d, 1.0)
+    rho = ld.Gaussian.from_eigen(np.zeros(d), lam)
+    train, test = ld.predict_losses(lam, N, SCHED, weight_decay=gamma)
+    sims = []
+    for _ in range(6):
+        X = rho.sample(N, rng)
+        den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+        sims.append([ld.train_loss(den, SCHED, X).sum(), ld.test_loss(den, SCHED, rho).sum()])
+    sims = np.mean(sims, axis=0)
+    assert sims[0] == pytest.approx(train.sum(), rel=0.03)
+    assert sims[1] == pytest.approx(test.sum(), rel=0.03)
+    # gamma = 0 reduces to the plain formula d - c Tr(Sigma_0 + c)^-1
+    t0, _ = ld.predict_losses(lam, N, SCHED)
+    tc = ld.typical_case(lam, N, SCHED.noise_to_signal)
+    assert rel(t0, d - SCHED.noise_to_signal * tc.tr_resolvent) < 1e-10
+
+
+BAD_INPUTS_5 = [
+    ("learning_rate", lambda: ld.gradient_descent(_X, SCHED, 1, 0.0, 10)),
+    ("n_steps", lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, -1)),
+    ("t", lambda: ld.gradient_descent(_X, SCHED, 0, 0.1, 10)),
+    ("weight_decay", lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, 10, weight_decay=-1.0)),
+    ("X", lambda: ld.gradient_descent(_X[:1], SCHED, 1, 0.1, 10)),
+    ("weight_decay", lambda: ld.predict_losses([1.0, 2.0], 10, SCHED, weight_decay=-0.1)),
+    ("train_time", lambda: ld.generated_moments(np.array([1.0]), SCHED, train_time=np.nan)),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_INPUTS_5, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD_INPUTS_5)])
+def test_bad_input_5_raises_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        call()
