@@ -10,6 +10,7 @@ PY_OK   := $(VENV)/.installed
 WEB_OK  := _vendor/.installed
 BOOK    := _build/html/index.html
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
+NOTEBOOKS := intro.ipynb $(CHAPTERS)
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
 .PHONY: help setup book build test test-core test-notebooks test-browser outputs figures bench freeze clean
@@ -57,16 +58,16 @@ test-core: setup
 # nbval runs two kernels at once; one BLAS thread each, since two kernels with two spinning
 # BLAS threads each on two cores slow each other down several times over.
 test-notebooks: setup
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(CHAPTERS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(NOTEBOOKS)
 
 test-browser: setup
 	$(BIN)/python -m pytest tests -m browser -q -rs
 
 outputs: setup
-	$(BIN)/python scripts/chapters.py execute $(CHAPTERS)
+	$(BIN)/python scripts/chapters.py execute $(NOTEBOOKS)
 
 figures: setup
-	$(BIN)/python scripts/chapters.py figures --out figures $(CHAPTERS)
+	$(BIN)/python scripts/chapters.py figures --out figures $(NOTEBOOKS)
 
 bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
