@@ -85,6 +85,12 @@ def _is_local(url: str) -> bool:
 # Runs in the page after load: wait for MathJax, then report what is wrong.
 _INSPECT = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  // the widget manager renders asynchronously after the load event: wait for it (up to 20 s)
+  const views = () => document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
+  const shown = () => document.querySelectorAll('.jupyter-widgets, .widget-container').length;
+  for (let i = 0; i < 200 && views() > 0 && shown() === 0; i++) {
+    await new Promise(r => setTimeout(r, 100));
+  }
   const maths = Array.from(document.querySelectorAll('span.math, div.math'));
   const untypeset = maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80));
   const errors = Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
