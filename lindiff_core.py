@@ -94,6 +94,14 @@ def _integer(name: str, x, *, low: int) -> int:
     return int(x)
 
 
+def _train_time(x) -> float | None:
+    """``train_time``: ``None`` or ``inf`` (trained to convergence, returned as ``None``) or ``>= 0``."""
+    if x is None:
+        return None
+    x = _real("train_time", x, low=0.0, allow_inf=True)
+    return None if np.isinf(x) else x
+
+
 def _generator(name: str, rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(
@@ -242,6 +250,13 @@ class Gaussian(_EigenForm):
         order = np.argsort(lam)[::-1]
         self._set(mean, V[:, order], np.clip(lam[order], 0.0, None), 0.0)
 
+    @classmethod
+    def _make(cls, mean, basis, eigenvalues, rest) -> "Gaussian":
+        """The eigen form from arrays already checked (internal)."""
+        g = cls.__new__(cls)
+        g._set(mean, basis, eigenvalues, rest)
+        return g
+
     def _set(self, mean, basis, eigenvalues, rest):
         self.mean = mean
         self.basis = basis
@@ -275,9 +290,7 @@ class Gaussian(_EigenForm):
             gram = basis.T @ basis
             if np.abs(gram - np.eye(lam.size)).max() > 1e-8:
                 raise ValueError("basis: expected orthonormal columns, got basis.T @ basis != Id")
-        g = cls.__new__(cls)
-        g._set(mean, basis, lam, rest)
-        return g
+        return cls._make(mean, basis, lam, rest)
 
     @classmethod
     def from_samples(cls, X) -> "Gaussian":
@@ -289,10 +302,7 @@ class Gaussian(_EigenForm):
         ``O(N d min(N, d))``: a thin SVD when ``N <= d``, ``eigh`` of the d x d
         covariance otherwise. Derived in chapter 1.
         """
-        mean, V, lam = _empirical_eigen(X)
-        g = cls.__new__(cls)
-        g._set(mean, V, lam, 0.0)
-        return g
+        return cls._make(*_empirical_eigen(X), 0.0)
 
     @property
     def has_rest(self) -> bool:
@@ -375,22 +385,20 @@ def _check_gaussian(name: str, g) -> Gaussian:
     return g
 
 
-def _overlap(p: Gaussian, q: Gaussian) -> np.ndarray:
-    """``M = V_p^T V_q`` (r_p x r_q), with ``None`` bases standing for the identity."""
-    if p.basis is None and q.basis is None:
-        return np.eye(p.d)
-    if p.basis is None:
-        return q.basis
-    if q.basis is None:
-        return p.basis.T
-    return p.basis.T @ q.basis
+def _overlap(Va, Vb, d: int) -> np.ndarray:
+    """``M = V_a^T V_b`` (r_a x r_b) for bases in dimension ``d``; ``None`` stands for the identity."""
+    if Va is None and Vb is None:
+        return np.eye(d)
+    if Va is None:
+        return Vb
+    if Vb is None:
+        return Va.T
+    return Va.T @ Vb
 
 
 def _variance_along(g: Gaussian, basis) -> np.ndarray:
     """``diag(V^T cov_g V)`` for the orthonormal columns of ``basis`` (None = Id)."""
-    probe = Gaussian.__new__(Gaussian)
-    probe._set(np.zeros(g.d), basis, np.zeros(g.d if basis is None else basis.shape[1]), 0.0)
-    M2 = _overlap(probe, g) ** 2
+    M2 = _overlap(basis, g.basis, g.d) ** 2
     out = M2 @ g.eigenvalues
     if g.has_rest:
         out = out + g.rest * (1.0 - M2.sum(axis=1))
@@ -490,14 +498,13 @@ def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
     if np.any(lam < 0):
         raise ValueError(f"lam: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
     gamma = _real("weight_decay", weight_decay, low=0.0)
-    if train_time is not None:
-        train_time = _real("train_time", train_time, low=0.0, allow_inf=True)
+    train_time = _train_time(train_time)
     shape = (-1,) + (1,) * lam.ndim
     a = sched.alpha_bar.reshape(shape)
     one_minus_a = sched.one_minus_alpha_bar.reshape(shape)
     C = a * lam + one_minus_a + gamma
     gain = np.sqrt(one_minus_a) / C
-    if train_time is not None and np.isfinite(train_time):
+    if train_time is not None:
         gain = gain * -np.expm1(-2.0 * train_time * C)
     return gain
 
@@ -523,10 +530,7 @@ def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
     """
     sched = _check_schedule(sched)
     gamma = _real("weight_decay", weight_decay, low=0.0)
-    if train_time is not None:
-        train_time = _real("train_time", train_time, low=0.0, allow_inf=True)
-        if np.isinf(train_time):
-            train_time = None
+    train_time = _train_time(train_time)
     mean, V, lam = _empirical_eigen(X)
     gains = denoiser_gain(lam, sched, gamma, train_time)
     null_gain = denoiser_gain(0.0, sched, gamma, train_time)
@@ -748,10 +752,7 @@ def generated_moments(lam, sched: Schedule, weight_decay: float = 0.0, train_tim
     if np.any(lam < 0):
         raise ValueError(f"lam: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
     gamma = _real("weight_decay", weight_decay, low=0.0)
-    if train_time is not None:
-        train_time = _real("train_time", train_time, low=0.0, allow_inf=True)
-        if np.isinf(train_time):
-            train_time = None
+    train_time = _train_time(train_time)
     g, e = _reverse_coefficients(lam, sched, gamma, train_time, sampler)
     s2 = sampler_noise(sched, sampler, sigma)
     v = np.ones(lam.size)
@@ -781,9 +782,7 @@ def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = 
     V = den.basis
     coef = den.mean @ V
     mean = den.mean * h[-1] + ((h[:-1] - h[-1]) * coef) @ V.T
-    out = Gaussian.__new__(Gaussian)
-    out._set(mean, V, f[:-1], f[-1] if den.n_null > 0 else 0.0)
-    return out
+    return Gaussian._make(mean, V, f[:-1], f[-1] if den.n_null > 0 else 0.0)
 
 
 def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generator,
@@ -857,7 +856,7 @@ def _is_singular(g: Gaussian) -> bool:
 
 def _trace_inv_q_cov_p(p: Gaussian, q: Gaussian) -> float:
     """``Tr(cov_q^-1 cov_p)`` from the eigen forms (q non-singular). Cost O(d r_p r_q)."""
-    M2 = _overlap(q, p) ** 2  # (r_q, r_p): squared cosines between the two bases
+    M2 = _overlap(q.basis, p.basis, p.d) ** 2  # (r_q, r_p): squared cosines between the two bases
     inv_lq = 1.0 / q.eigenvalues
     out = inv_lq @ M2 @ p.eigenvalues
     if p.has_rest:
@@ -987,10 +986,10 @@ def _kappa_stats(lam, k):
     return r.sum(axis=1), ((1.0 - r) ** 2).sum(axis=1)
 
 
-def _solve_kappa(lam, d_plus, trace, N, c, kappa0, guess, block=None):
+def _solve_kappa(lam, d_plus, trace, N, c, kappa0, guess):
     """Roots of ``k (N - d_plus + sum k/(lam + k)) / N = c`` in ``[kappa0, c + Tr/N]``, in blocks."""
     out = np.empty_like(c)
-    step = block or max(1, 2**21 // max(lam.size, 1))
+    step = max(1, 2**21 // max(lam.size, 1))
     for s in range(0, c.size, step):
         Nb, cb = N[s:s + step], c[s:s + step]
 
