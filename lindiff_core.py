@@ -288,7 +288,7 @@ class Gaussian(_EigenForm):
                     f"{lam.size} eigenvalues, got {basis.shape}"
                 )
             gram = basis.T @ basis
-            if np.abs(gram - np.eye(lam.size)).max() > 1e-8:
+            if lam.size and np.abs(gram - np.eye(lam.size)).max() > 1e-8:
                 raise ValueError("basis: expected orthonormal columns, got basis.T @ basis != Id")
         return cls._make(mean, basis, lam, rest)
 
@@ -405,6 +405,32 @@ def _variance_along(g: Gaussian, basis) -> np.ndarray:
     return out
 
 
+def _variance_outside(g: Gaussian, basis, along=None) -> float:
+    """``Tr(P cov_g P)`` with ``P = Id - V V^T`` the projector off the columns of ``basis``.
+
+    For a Gaussian stored with its own basis ``U``, the projections ``P u_i`` are formed
+    explicitly, so a Gaussian that lies in the span of ``V`` gets ``O(eps^2)``, not the
+    ``O(eps Tr cov)`` left by ``Tr cov - sum diag(V^T cov V)``; this matters because
+    the losses weigh this variance by up to ``1 / c_1 ~ 10^4``. For the standard basis
+    (``U = Id``, where forming ``P`` would cost ``O(d^2)``) the difference is used, with
+    ``along = diag(V^T cov V)`` when the caller has it. Cost ``O(d r r_g)``.
+    """
+    d = g.d
+    r = 0 if basis is None else basis.shape[1]
+    if r == d:
+        return 0.0
+    if r == 0:
+        return float(g.eigenvalues.sum() + (d - g.r) * g.rest)
+    if g.basis is None:
+        if along is None:
+            along = _variance_along(g, basis)
+        return float(max(g.eigenvalues.sum() - along.sum(), 0.0))
+    outside = g.basis - basis @ (basis.T @ g.basis)  # P u_i, column by column
+    p2 = np.einsum("ij,ij->j", outside, outside)  # ||P u_i||^2
+    # Tr P (U diag(l) U^T + rest (Id - U U^T)) P = sum_i (l_i - rest) ||P u_i||^2 + rest (d - r)
+    return float(max((g.eigenvalues - g.rest) @ p2 + g.rest * (d - r), 0.0))
+
+
 # ---------------------------------------------------------------------------
 # Data model: power-law spectra
 # ---------------------------------------------------------------------------
@@ -470,7 +496,10 @@ class LinearDenoiser(_EigenForm):
         t = self.schedule.check_step(t)
         g, g0 = self.gains[t - 1], self.null_gain[t - 1]
         V = self.basis
-        W = g0 * np.eye(self.d) + (V * (g - g0)) @ V.T
+        if self.n_null == 0:
+            W = (V * g) @ V.T
+        else:
+            W = g0 * np.eye(self.d) + (V * (g - g0)) @ V.T
         b = -np.sqrt(self.schedule.alpha_bar[t - 1]) * (W @ self.mean)
         return W, b
 
@@ -482,6 +511,8 @@ class LinearDenoiser(_EigenForm):
             raise ValueError(f"x: expected {self.d} columns, got shape {x.shape}")
         y = x - np.sqrt(self.schedule.alpha_bar[t - 1]) * self.mean
         g, g0 = self.gains[t - 1], self.null_gain[t - 1]
+        if self.n_null == 0:  # W = V diag(g) V^T: no large null gain to cancel
+            return ((y @ self.basis) * g) @ self.basis.T
         return g0 * y + ((y @ self.basis) * (g - g0)) @ self.basis.T
 
 
@@ -511,7 +542,7 @@ def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
 
 __all__ += ["gradient_descent"]
 __all__ += ["denoiser_gain", "generated_moments", "sampler_noise", "optimal_loss",
-            "missing_variance", "expected_kl_empirical"]
+            "missing_variance", "expected_kl_empirical", "variance_kl_empirical"]
 
 
 def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
@@ -585,10 +616,10 @@ def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
 # ---------------------------------------------------------------------------
 
 
-def _loss_from_moments(den: LinearDenoiser, q, tr_S, delta) -> np.ndarray:
+def _loss_from_moments(den: LinearDenoiser, q, q_null, delta) -> np.ndarray:
     """Per-step loss of ``den`` on data with covariance ``S`` and mean ``mu_0 + delta``.
 
-    ``q = diag(V^T S V)`` and ``tr_S = Tr S``. The loss is
+    ``q = diag(V^T S V)`` and ``q_null = Tr(P_null S P_null)``. The loss is
     ``||Id - s W||_F^2 + abar Tr(W S W) + abar ||W delta||^2`` with ``s = sqrt(1-abar)``.
     """
     a = den.schedule.alpha_bar[:, None]
@@ -596,8 +627,12 @@ def _loss_from_moments(den: LinearDenoiser, q, tr_S, delta) -> np.ndarray:
     g, g0 = den.gains, den.null_gain[:, None]
     n_null = den.n_null
     dv = delta @ den.basis
-    q_null = max(tr_S - q.sum(), 0.0)
-    d_null = max(delta @ delta - dv @ dv, 0.0)
+    d_null = 0.0
+    if n_null:
+        outside = delta - den.basis @ dv
+        d_null = outside @ outside
+    else:
+        q_null = 0.0
     fit = np.sum((1.0 - s * g) ** 2, axis=1) + n_null * (1.0 - s[:, 0] * g0[:, 0]) ** 2
     spread = np.sum(g**2 * (q + dv**2), axis=1) + g0[:, 0] ** 2 * (q_null + d_null)
     return fit + a[:, 0] * spread
@@ -615,9 +650,13 @@ def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
         raise ValueError(f"X: expected shape (N >= 1, {den.d}), got {X.shape}")
     m = X.mean(axis=0)
     Xc = X - m
-    q = np.mean((Xc @ den.basis) ** 2, axis=0)
-    tr_S = np.mean(np.sum(Xc**2, axis=1))
-    return _loss_from_moments(den, q, tr_S, m - den.mean)
+    coef = Xc @ den.basis
+    q = np.mean(coef**2, axis=0)
+    q_null = 0.0
+    if den.n_null:
+        outside = Xc - coef @ den.basis.T  # the part of each point off span(V), formed explicitly
+        q_null = float(np.mean(np.sum(outside**2, axis=1)))
+    return _loss_from_moments(den, q, q_null, m - den.mean)
 
 
 def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray:
@@ -631,8 +670,8 @@ def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray
     if rho.d != den.d:
         raise ValueError(f"rho: expected dimension d = {den.d} to match the denoiser, got {rho.d}")
     q = _variance_along(rho, den.basis)
-    tr_S = rho.eigenvalues.sum() + (rho.d - rho.r) * rho.rest
-    return _loss_from_moments(den, q, tr_S, rho.mean - den.mean)
+    q_null = _variance_outside(rho, den.basis, along=q) if den.n_null else 0.0
+    return _loss_from_moments(den, q, q_null, rho.mean - den.mean)
 
 
 # nbval/pytest must not collect the loss function above as a test.
@@ -666,8 +705,7 @@ def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
     rho = _check_gaussian("rho", rho)
     if rho.d != den.d:
         raise ValueError(f"rho: expected dimension d = {den.d} to match the denoiser, got {rho.d}")
-    total = rho.eigenvalues.sum() + (rho.d - rho.r) * rho.rest
-    return float(max(total - _variance_along(rho, den.basis).sum(), 0.0))
+    return _variance_outside(rho, den.basis) if den.n_null else 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -848,6 +886,29 @@ def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
     if not reverse:
         return float(0.5 * log_term)
     return float(0.5 * (d * (N + 1) / (N - d - 2) - d - log_term))
+
+
+def variance_kl_empirical(d: int, N: int) -> float:
+    """``Var KL(N(mu_0, Sigma_0) || N(mu, Sigma))`` over training sets, exact for ``N > d`` (chapter 4).
+
+    After whitening, the Bartlett decomposition ``N Sigma_0 = L L^T`` has independent
+    ``L_ii^2 ~ chi^2_{N-i}`` and ``L_ij ~ N(0, 1)`` (``i > j``), independent of
+    ``N ||mu_0 - mu||^2 ~ chi^2_d``, and ``2 KL = (1/N)(sum_i L_ii^2 + sum_{i>j} L_ij^2 +
+    chi^2_d) - sum_i ln L_ii^2 + d ln N - d`` is a sum of independent terms. With
+    ``Var X = 2k``, ``Var ln X = psi'(k/2)`` and ``Cov(X, ln X) = 2`` for ``X ~ chi^2_k``,
+    ``4 Var KL = (d(d-1)/2 + d) 2/N^2 + sum_i [2(N-i)/N^2 + psi'((N-i)/2) - 4/N]``.
+    About ``d(d+3)/(4 N^2)`` for ``N >> d``: ``KL`` is then ``chi^2`` with ``d(d+3)/2`` degrees
+    of freedom, divided by ``2N``.
+    """
+    from scipy.special import polygamma
+
+    d = _integer("d", d, low=1)
+    N = _integer("N", N, low=2)
+    if N < d + 1:
+        raise ValueError(f"N: expected N >= {d + 1} for a finite KL at d = {d}, got {N}")
+    k = N - np.arange(1, d + 1)
+    diagonal = np.sum(2.0 * k / N**2 + polygamma(1, k / 2.0) - 4.0 / N)
+    return float(0.25 * ((d * (d - 1) + 2 * d) / N**2 + diagonal))
 
 
 def _is_singular(g: Gaussian) -> bool:

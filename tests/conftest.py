@@ -1,0 +1,45 @@
+"""Shared helpers of the test suite.
+
+Tolerances. A rounding comparison goes through :func:`assert_close` (that is,
+``lindiff_checks.close``), and its tolerance is derived next to it from the size of the
+computation, the machine epsilon ``EPS`` and the conditioning of the problem; each is at
+least 100 times above the error measured on this project's machines under several BLAS
+kernels (``make margins`` re-measures and lists every margin). A statistical comparison
+goes through a function of ``lindiff_checks`` with a stated false-alarm rate.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+
+import lindiff_checks as lc
+import lindiff_core as ld
+
+# Property tests draw their examples from a fixed seed, so that every run checks the same
+# cases (a failure is reproducible, and CI is not at the mercy of a new draw).
+settings.register_profile("book", derandomize=True, database=None, deadline=None)
+settings.load_profile("book")
+
+EPS = np.finfo(float).eps
+SCHED = ld.linear_schedule()
+STEPS = [1, 2, 10, 100, 500, 999, 1000]
+
+
+def assert_close(actual, expected, rtol, name="values", scale=None):
+    """Normwise relative error ``max|a - b| / max|b|`` at most ``rtol`` (a rounding check)."""
+    check = lc.close(actual, expected, rtol, name, scale)
+    assert check.passed, str(check)
+
+
+def assert_passes(check):
+    assert check.passed, str(check)
+
+
+def assert_fails(check):
+    assert not check.passed, f"expected to fail: {check}"
+
+
+@pytest.fixture
+def sched():
+    return SCHED

@@ -1,0 +1,105 @@
+"""Bad input: every public function raises a ValueError that names the argument.
+
+One table for the whole public API: (argument named in the message, call).
+"""
+
+import numpy as np
+import pytest
+from conftest import SCHED
+
+import lindiff_core as ld
+
+_X = np.random.default_rng(0).standard_normal((5, 3))
+_DEN = ld.fit_linear_denoiser(_X, SCHED)
+_RNG = np.random.default_rng(0)
+_RHO3 = ld.power_law_gaussian(3, 1.0)
+
+BAD_INPUTS = [
+    ("X", lambda: ld.fit_linear_denoiser(_X[0], SCHED)),                           # 1-d
+    ("X", lambda: ld.fit_linear_denoiser(_X[:1], SCHED)),                          # N < 2
+    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.nan, _X), SCHED)),   # NaN
+    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.inf, _X), SCHED)),   # inf
+    ("X", lambda: ld.fit_linear_denoiser([["a", "b"], ["c", "d"]], SCHED)),       # not numeric
+    ("weight_decay", lambda: ld.fit_linear_denoiser(_X, SCHED, weight_decay=-1e-3)),
+    ("weight_decay", lambda: ld.fit_linear_denoiser(_X, SCHED, weight_decay=np.nan)),
+    ("train_time", lambda: ld.fit_linear_denoiser(_X, SCHED, train_time=-1.0)),
+    ("sched", lambda: ld.fit_linear_denoiser(_X, SCHED.beta)),
+    ("t", lambda: _DEN.weights(0)),
+    ("t", lambda: _DEN.weights(SCHED.T + 1)),
+    ("t", lambda: _DEN.weights(1.5)),
+    ("cov", lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.0], [0.0, -1.0]])),          # not PSD
+    ("cov", lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.5], [0.0, 1.0]])),           # not symmetric
+    ("cov", lambda: ld.Gaussian(np.zeros(3), np.eye(2))),                          # shape
+    ("mean", lambda: ld.Gaussian([np.nan, 0.0], np.eye(2))),
+    ("basis", lambda: ld.Gaussian.from_eigen(np.zeros(3), [1.0, 1.0], basis=np.ones((3, 2)))),
+    ("eigenvalues", lambda: ld.Gaussian.from_eigen(np.zeros(2), [1.0, -1.0])),
+    ("rest", lambda: ld.Gaussian.from_eigen(np.zeros(2), [1.0], basis=[[1.0], [0.0]], rest=-1)),
+    ("T", lambda: ld.linear_schedule(T=0)),
+    ("beta_min", lambda: ld.linear_schedule(beta_min=0.0)),
+    ("beta_max", lambda: ld.linear_schedule(beta_max=1.0)),
+    ("beta_max", lambda: ld.linear_schedule(beta_min=1e-2, beta_max=1e-3)),
+    ("beta", lambda: ld.Schedule(np.array([0.1, 1.2]))),
+    ("d", lambda: ld.power_law_gaussian(0, 1.0)),
+    ("k", lambda: ld.power_law_gaussian(10, -0.5)),
+    ("rng", lambda: ld.power_law_gaussian(10, 1.0, rng=42)),
+    ("n", lambda: ld.power_law_gaussian(3, 1.0).sample(-1, _RNG)),
+    ("rng", lambda: ld.power_law_gaussian(3, 1.0).sample(5, None)),
+    ("rho", lambda: ld.test_loss(_DEN, SCHED, ld.power_law_gaussian(4, 1.0))),
+    ("rho", lambda: ld.test_loss(_DEN, SCHED, np.eye(3))),
+    ("sched", lambda: ld.test_loss(_DEN, ld.linear_schedule(T=10), ld.power_law_gaussian(3, 1.0))),
+    ("den", lambda: ld.train_loss("W", SCHED, _X)),
+    ("X", lambda: ld.train_loss(_DEN, SCHED, np.ones((4, 5)))),
+    ("lam", lambda: ld.denoiser_gain(-1.0, SCHED)),
+    ("x", lambda: _DEN.apply(np.ones((2, 4)), 1)),
+    ("sampler", lambda: ld.generated_distribution(_DEN, SCHED, sampler="euler")),
+    ("sigma", lambda: ld.generated_distribution(_DEN, SCHED, sigma="zero")),
+    ("n", lambda: ld.sample(_DEN, SCHED, 2.5, _RNG)),
+    ("rng", lambda: ld.sample(_DEN, SCHED, 2, 0)),
+    ("batch", lambda: ld.sample(_DEN, SCHED, 2, _RNG, batch=0)),
+    ("p", lambda: ld.kl_divergence(np.eye(3), ld.power_law_gaussian(3, 1.0))),
+    ("q", lambda: ld.kl_divergence(ld.power_law_gaussian(3, 1.0), ld.power_law_gaussian(4, 1.0))),
+    ("lam", lambda: ld.generated_moments(np.array([-1.0]), SCHED)),
+    ("eigenvalues", lambda: ld.silverstein_kappa([-1.0, 1.0], 10, 0.1)),
+    ("eigenvalues", lambda: ld.silverstein_kappa([0.0, 0.0], 10, 0.1)),
+    ("N", lambda: ld.silverstein_kappa([1.0], 0, 0.1)),
+    ("c", lambda: ld.silverstein_kappa([1.0], 10, -0.1)),
+    ("c", lambda: ld.silverstein_kappa([1.0], 10, np.nan)),
+    ("c", lambda: ld.typical_case([1.0, 2.0], 10, 0.0)),
+    ("N", lambda: ld.typical_case([1.0, 2.0], 1, 0.1)),
+    ("N", lambda: ld.expected_kl_empirical(10, 10)),
+    ("N", lambda: ld.expected_kl_empirical(10, 12, reverse=True)),
+    ("eigenvalues", lambda: ld.predict_kl([0.0, 1.0], 10, 0.1)),
+    ("sched", lambda: ld.predict_losses([1.0, 2.0], 10, "linear")),
+    ("learning_rate", lambda: ld.gradient_descent(_X, SCHED, 1, 0.0, 10)),
+    ("n_steps", lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, -1)),
+    ("t", lambda: ld.gradient_descent(_X, SCHED, 0, 0.1, 10)),
+    ("weight_decay", lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, 10, weight_decay=-1.0)),
+    ("X", lambda: ld.gradient_descent(_X[:1], SCHED, 1, 0.1, 10)),
+    ("weight_decay", lambda: ld.predict_losses([1.0, 2.0], 10, SCHED, weight_decay=-0.1)),
+    ("train_time", lambda: ld.generated_moments(np.array([1.0]), SCHED, train_time=np.nan)),
+    ("N", lambda: ld.variance_kl_empirical(10, 10)),
+    ("d", lambda: ld.variance_kl_empirical(0, 10)),
+    ("d", lambda: ld.expected_kl_empirical(0, 10)),
+    ("den", lambda: ld.missing_variance(None, _RHO3)),
+    ("rho", lambda: ld.missing_variance(_DEN, ld.power_law_gaussian(4, 1.0))),
+    ("rho", lambda: ld.optimal_loss("rho", SCHED)),
+    ("sched", lambda: ld.optimal_loss(_RHO3, None)),
+    ("X", lambda: ld.Gaussian.from_samples(np.ones((1, 3)))),
+    ("X", lambda: ld.Gaussian.from_samples(np.ones(3))),
+    ("N", lambda: ld.predict_missing_variance([1.0, 2.0], 1)),
+    ("eigenvalues", lambda: ld.typical_case(np.ones((2, 2)), 10, 0.1)),
+    ("learning_rate", lambda: ld.gradient_descent(_X, SCHED, 1, np.nan, 10)),
+    ("weight_decay", lambda: ld.denoiser_gain(1.0, SCHED, weight_decay=np.inf)),
+    ("sampler", lambda: ld.sampler_noise(SCHED, sampler="euler")),
+    ("train_time", lambda: ld.denoiser_gain(1.0, SCHED, train_time="long")),
+    ("sched", lambda: ld.generated_moments(np.array([1.0]), "schedule")),
+    ("x", lambda: _DEN.apply(np.ones(3), 1)),
+    ("t", lambda: _DEN.apply(np.ones((2, 3)), 0)),
+    ("c", lambda: ld.predict_kl([1.0, 2.0], 10, 0.0)),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_INPUTS, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD_INPUTS)])
+def test_bad_input_raises_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        call()

@@ -1,0 +1,123 @@
+"""Chapter 4: the KL divergence in eigen form, its infinite cases, and the Wishart expectation."""
+
+import numpy as np
+import pytest
+from conftest import SCHED, assert_close, assert_passes
+
+import lindiff_checks as lc
+import lindiff_core as ld
+import lindiff_reference as ref
+
+
+def _random_gaussian(rng, d, form):
+    mean = rng.standard_normal(d)
+    if form == "standard":
+        return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, d))
+    if form == "full":
+        V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, d), basis=V)
+    r = d // 3
+    V, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, r), basis=V, rest=rng.uniform(0.05, 1))
+
+
+def _dense(p, q):
+    return ref.dense_kl(p.mean, p.cov, q.mean, q.cov)
+
+
+@pytest.mark.parametrize("fp", ["standard", "full", "low-rank"])
+@pytest.mark.parametrize("fq", ["standard", "full", "low-rank"])
+def test_kl_matches_dense(fp, fq):
+    rng = np.random.default_rng(["standard", "full", "low-rank"].index(fp) * 3
+                                + ["standard", "full", "low-rank"].index(fq))
+    p, q = _random_gaussian(rng, 9, fp), _random_gaussian(rng, 9, fq)
+    # terms of size ~ d cond(q) ~ 300 cancel to a KL of order 1-10: ~ 300 d EPS relative
+    assert_close(ld.kl_divergence(p, q), _dense(p, q), 1e-10, "KL")
+    # KL(p, p): terms of size d cancel to zero, ~ d EPS each
+    assert_close(ld.kl_divergence(p, p), 0.0, 1e-12, "KL(p, p)", scale=9)
+
+
+def test_kl_of_generated_distribution_matches_dense():
+    rng = np.random.default_rng(22)
+    rho = ld.power_law_gaussian(10, 1.0, rng)
+    den = ld.fit_linear_denoiser(rho.sample(4, rng), SCHED)
+    g = ld.generated_distribution(den, SCHED)
+    # the reverse direction divides by the floor c ~ 1e-4: cond ~ 1e5, so ~ 1e5 d EPS ~ 1e-10
+    assert_close(ld.kl_divergence(g, rho), _dense(g, rho), 1e-8, "KL(rho_N || rho)")
+    assert_close(ld.kl_divergence(rho, g), _dense(rho, g), 1e-8, "KL(rho || rho_N)")
+
+
+def test_kl_monte_carlo():
+    rng = np.random.default_rng(23)
+    p, q = _random_gaussian(rng, 4, "full"), _random_gaussian(rng, 4, "low-rank")
+    z = [lc.kl_z_score(p, q, ld.kl_divergence(p, q), 200_000, rng),
+         lc.kl_z_score(q, p, ld.kl_divergence(q, p), 200_000, rng)]
+    assert_passes(lc.z_scores(z, "Monte-Carlo KL, both directions"))
+
+
+def test_kl_infinite_cases():
+    rng = np.random.default_rng(24)
+    X = rng.standard_normal((5, 12))
+    den = ld.fit_linear_denoiser(X, SCHED)
+    rho = ld.power_law_gaussian(12, 1.0)
+    degenerate = ld.generated_distribution(den, SCHED, sigma="posterior")
+    assert ld.kl_divergence(degenerate, rho) == np.inf
+    assert ld.kl_divergence(rho, degenerate) == np.inf
+    assert_close(ld.kl_divergence(degenerate, degenerate), 0.0, 1e-10, "KL(p, p), degenerate",
+                 scale=12)
+    other = ld.generated_distribution(ld.fit_linear_denoiser(X[:4], SCHED), SCHED, sigma="posterior")
+    assert ld.kl_divergence(other, degenerate) == np.inf  # lower-dimensional support
+    ddim = ld.generated_distribution(den, SCHED, sampler="ddim")
+    B = den.basis
+    expected = ref.dense_kl(ddim.mean @ B, B.T @ ddim.cov @ B, degenerate.mean @ B, B.T @ degenerate.cov @ B)
+    # two degenerate Gaussians on the same support: the dense road restricts to an
+    # eigen-decomposition of the support, ~ d EPS cond ~ 1e-12
+    assert_close(ld.kl_divergence(ddim, degenerate), expected, 1e-8, "KL on a common support")
+
+
+def test_kl_large_d_low_rank_matches_dense():
+    rng = np.random.default_rng(25)
+    d = 1500
+    rho = ld.power_law_gaussian(d, 1.0)
+    den = ld.fit_linear_denoiser(rho.sample(16, rng), SCHED)
+    g = ld.generated_distribution(den, SCHED)
+    assert g.basis.shape == (d, 15)
+    # d = 1500 terms of size up to d/c ~ 1e7 in the reverse direction: ~ 1e7 d EPS / KL
+    assert_close(ld.kl_divergence(g, rho), _dense(g, rho), 1e-8, "KL(rho_N || rho), d = 1500")
+    assert_close(ld.kl_divergence(rho, g), _dense(rho, g), 1e-8, "KL(rho || rho_N), d = 1500")
+
+
+@pytest.mark.parametrize("d,N", [(8, 16), (8, 40), (20, 30), (16, 64)])
+def test_expected_kl_of_the_empirical_gaussian(d, N):
+    # An independent road: real data sets, fitted and measured by the core, 4000 of them.
+    rng = np.random.default_rng(d * N)
+    rho = ld.power_law_gaussian(d, 1.0, rng)
+    fwd, rev = [], []
+    for _ in range(4000):
+        emp = ld.Gaussian.from_samples(rho.sample(N, rng))
+        fwd.append(ld.kl_divergence(emp, rho))
+        rev.append(ld.kl_divergence(rho, emp))
+    fwd, rev = np.array(fwd), np.array(rev)
+    mean, var = ld.expected_kl_empirical(d, N), ld.variance_kl_empirical(d, N)
+    assert_passes(lc.mean_equals(fwd, mean, np.sqrt(var), "E KL(emp || rho)"))
+    # the variance: (s^2 - var) / SE(s^2) with SE(s^2) = sqrt((m4 - s^4) / n) from the sample
+    n = fwd.size
+    s2 = fwd.var(ddof=1)
+    m4 = np.mean((fwd - fwd.mean()) ** 4)
+    z_var = (s2 - var) / np.sqrt((m4 - s2**2) / n)
+    assert_passes(lc.z_scores([z_var], "Var KL(emp || rho)"))
+    if N - d >= 20:
+        # Reverse direction: the sample standard deviation and Student's t. Its terms involve
+        # Tr Sigma_0^-1 (inverse Wishart), whose fourth moment is finite only for N - d > 8:
+        # the t quantile is trusted only well above that.
+        assert_passes(lc.mean_equals(rev, ld.expected_kl_empirical(d, N, reverse=True),
+                                     name="E KL(rho || emp)"))
+
+
+def test_expected_kl_approaches_the_d_over_4N_law():
+    d = 10
+    for N in [10**4, 10**5, 10**6]:
+        # E KL = d(d+3)/(4N) + O(d^3/N^2)
+        exact = ld.expected_kl_empirical(d, N)
+        assert abs(exact / (d * (d + 3) / (4 * N)) - 1) < 2 * d / N
+        assert abs(ld.variance_kl_empirical(d, N) / (d * (d + 3) / (4 * N**2)) - 1) < 4 * d / N
