@@ -1,7 +1,7 @@
 # The whole workflow of the book. Two commands on a fresh machine:
 #   make book   set up, execute every chapter, build the HTML book
 #   make test   set up, then run every check (core tests, nbval, strict build, browser)
-# Other targets: setup, outputs (re-execute chapters in place), figures, bench, clean.
+# Other targets: setup, outputs (re-execute chapters in place), figures, bench, margins, clean.
 
 PYTHON  ?= python3
 VENV    := .venv
@@ -13,7 +13,11 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NOTEBOOKS := intro.ipynb $(CHAPTERS)
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
-.PHONY: help setup book build test test-core test-notebooks test-browser outputs figures bench freeze clean
+.PHONY: help setup book build test test-core test-notebooks test-browser outputs figures bench margins freeze clean
+
+# One BLAS thread per process everywhere: the tests and nbval run two processes on two cores,
+# and the outputs are regenerated under the same conditions nbval checks them in.
+ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 help:
 	@echo "make book    build the HTML book (sets up .venv and the web assets first)"
@@ -21,6 +25,7 @@ help:
 	@echo "make figures write every figure of the book to figures/"
 	@echo "make outputs re-execute the chapters in place (review the diff, then commit)"
 	@echo "make bench   run the benchmark scripts (they print measured ratios)"
+	@echo "make margins measure every rounding check's margin under several BLAS kernels"
 
 setup: $(PY_OK) $(WEB_OK)
 
@@ -44,7 +49,7 @@ $(WEB_OK): package.json package-lock.json
 # Always from a clean _build: every chapter is executed, warnings are errors.
 book: setup
 	rm -rf _build
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(ONE_THREAD) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/$(BOOK)"
 
@@ -53,24 +58,29 @@ test: setup test-core test-notebooks book test-browser
 	@echo "All checks passed."
 
 test-core: setup
-	$(BIN)/python -m pytest tests -m "not browser" -q
+	$(ONE_THREAD) $(BIN)/python -m pytest tests -m "not browser" -q -n 2
 
 # nbval runs two kernels at once; one BLAS thread each, since two kernels with two spinning
 # BLAS threads each on two cores slow each other down several times over.
 test-notebooks: setup
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(NOTEBOOKS)
+	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(NOTEBOOKS)
 
 test-browser: setup
 	$(BIN)/python -m pytest tests -m browser -q -rs
 
 outputs: setup
-	$(BIN)/python scripts/chapters.py execute $(NOTEBOOKS)
+	$(ONE_THREAD) $(BIN)/python scripts/chapters.py execute $(NOTEBOOKS)
 
 figures: setup
 	$(BIN)/python scripts/chapters.py figures --out figures $(NOTEBOOKS)
 
 bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Slow (about half an hour): the test suite and every notebook under each BLAS kernel this
+# CPU can run; lists the smallest margin of each rounding check and fails below 100.
+margins: setup
+	$(BIN)/python scripts/margins.py
 
 freeze: setup
 	$(BIN)/python -m pip freeze --exclude-editable

@@ -34,6 +34,7 @@ __all__ = [
     "z_scores",
     "mean_equals",
     "z_of_mean",
+    "chi2_two_sided",
     "gaussian_samples",
     "likelihood_ratio",
     "likelihood_ratio_moments",
@@ -126,23 +127,29 @@ def z_scores(z, name: str = "z-scores", false_alarm: float = FALSE_ALARM) -> Che
 
 
 def mean_equals(values, expected: float, sd: float | None = None, name: str = "mean",
-                false_alarm: float = FALSE_ALARM) -> Check:
-    """Two-sided test that independent ``values`` have mean ``expected``.
+                false_alarm: float = FALSE_ALARM, claim: str = "equal") -> Check:
+    """Test that independent ``values`` have mean ``expected`` (or at least, or at most, it).
 
     With the exact standard deviation ``sd`` of one value, ``z = (mean - expected)
     sqrt(n) / sd`` is compared with the normal quantile; without it, the sample
     standard deviation (``ddof = 1``) and Student's ``t`` with ``n - 1`` degrees of freedom.
+    ``claim``: ``"equal"`` (two-sided), ``"at least"`` (fails only when the mean is
+    significantly below ``expected``) or ``"at most"``.
     """
+    if claim not in ("equal", "at least", "at most"):
+        raise ValueError(f"claim: expected 'equal', 'at least' or 'at most', got {claim!r}")
     v = np.asarray(values, dtype=float).ravel()
     n = v.size
+    rate = false_alarm / 2 if claim == "equal" else false_alarm
     if sd is None:
         se = v.std(ddof=1) / np.sqrt(n)
-        q = stats.t.isf(false_alarm / 2, n - 1)
+        q = stats.t.isf(rate, n - 1)
     else:
         se = sd / np.sqrt(n)
-        q = stats.norm.isf(false_alarm / 2)
+        q = stats.norm.isf(rate)
     z = (v.mean() - expected) / se
-    return Check(name, float(abs(z)), float(q), "statistical", false_alarm,
+    value = {"equal": abs(z), "at least": -z, "at most": z}[claim]
+    return Check(name, float(value), float(q), "statistical", false_alarm,
                  f"mean {v.mean():.5g} vs {expected:.5g} +- {se:.2g} (n = {n})")
 
 
@@ -150,6 +157,21 @@ def z_of_mean(values, expected: float, sd: float) -> float:
     """``(mean - expected) sqrt(n) / sd`` for ``n`` independent ``values`` of exact standard deviation ``sd``."""
     v = np.asarray(values, dtype=float).ravel()
     return float((v.mean() - expected) * np.sqrt(v.size) / sd)
+
+
+def chi2_two_sided(statistic: float, df: int, name: str = "chi^2",
+                   false_alarm: float = FALSE_ALARM) -> Check:
+    """Two-sided test that ``statistic`` is ``chi^2`` with ``df`` degrees of freedom.
+
+    The statistic is mapped to a standard normal ``z`` through its exact ``chi^2``
+    distribution function, and ``|z|`` is compared with the two-sided normal quantile:
+    too small a value fails as surely as too large a one.
+    """
+    lower = stats.chi2.cdf(statistic, df)
+    upper = stats.chi2.sf(statistic, df)
+    z = stats.norm.isf(upper) if upper < lower else stats.norm.ppf(lower)
+    return Check(name, float(abs(z)), float(stats.norm.isf(false_alarm / 2)), "statistical",
+                 false_alarm, f"{statistic:.6g} against chi^2 with {df} degrees of freedom")
 
 
 def likelihood_ratio(Y) -> float:

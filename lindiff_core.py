@@ -37,6 +37,7 @@ __all__ = [
     "train_loss",
     "test_loss",
     "generated_distribution",
+    "run_chain",
     "sample",
     "kl_divergence",
 ]
@@ -349,6 +350,8 @@ class Gaussian(_EigenForm):
         z = rng.standard_normal((n, self.d))
         if self.basis is None:
             return self.mean + z * np.sqrt(self.eigenvalues)
+        if not self.has_rest:  # a full basis: the coordinates in it are standard normal too
+            return self.mean + (z * np.sqrt(self.eigenvalues)) @ self.basis.T
         coef = z @ self.basis
         out = z * np.sqrt(self.rest)
         out += (coef * (np.sqrt(self.eigenvalues) - np.sqrt(self.rest))) @ self.basis.T
@@ -509,6 +512,10 @@ class LinearDenoiser(_EigenForm):
         x = _array("x", x, ndim=2)
         if x.shape[1] != self.d:
             raise ValueError(f"x: expected {self.d} columns, got shape {x.shape}")
+        return self._eps(x, t)
+
+    def _eps(self, x, t):
+        """``eps_theta(x, t)`` for a checked batch and step (internal: the chain's inner loop)."""
         y = x - np.sqrt(self.schedule.alpha_bar[t - 1]) * self.mean
         g, g0 = self.gains[t - 1], self.null_gain[t - 1]
         if self.n_null == 0:  # W = V diag(g) V^T: no large null gain to cancel
@@ -556,13 +563,23 @@ def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
     ``W``): ``W_t(tau) = W_t (Id - exp(-2 tau C_t))``, ``C_t = abar_t Sigma_0 +
     (1 - abar_t + gamma) Id``; ``None`` means trained to convergence.
 
+    ``X`` is the training set, shape (N, d), or its empirical Gaussian
+    (:meth:`Gaussian.from_samples`), whose eigen-decomposition is then reused: a sweep
+    over weight decays or training times decomposes ``Sigma_0`` once.
+
     Cost: one eigen-decomposition of ``Sigma_0`` (a thin SVD when N <= d) plus
     O(T r); the result is stored in eigen form.
     """
     sched = _check_schedule(sched)
     gamma = _real("weight_decay", weight_decay, low=0.0)
     train_time = _train_time(train_time)
-    mean, V, lam = _empirical_eigen(X)
+    if isinstance(X, Gaussian):
+        if X.basis is None or X.rest != 0 or np.any(X.eigenvalues <= 0):
+            raise ValueError("X: expected training points or their empirical Gaussian "
+                             "(Gaussian.from_samples), got another Gaussian")
+        mean, V, lam = X.mean, X.basis, X.eigenvalues
+    else:
+        mean, V, lam = _empirical_eigen(X)
     gains = denoiser_gain(lam, sched, gamma, train_time)
     null_gain = denoiser_gain(0.0, sched, gamma, train_time)
     for a in (mean, V, lam, gains, null_gain):
@@ -760,18 +777,22 @@ def _reverse_coefficients(lam, sched: Schedule, gamma: float, tau, sampler: str)
     om = sched.one_minus_alpha_bar[:, None]
     om_prev = np.concatenate([[0.0], sched.one_minus_alpha_bar[:-1]])[:, None]
     beta = sched.beta[:, None]
-    C = a * lam + om + gamma
-    E = np.zeros_like(C) if tau is None else np.exp(-2.0 * tau * C)
-    w = np.sqrt(om) / C * (1.0 - E)  # the gain w_t(lam)
     root = np.sqrt(1.0 - beta)
+    signal = a * lam  # (T, r); the other factors are (T, 1) columns
+    inv = 1.0 / (signal + (om + gamma))  # 1 / C
+    if tau is None:
+        one_minus_E, E = 1.0, 0.0
+    else:
+        one_minus_E = -np.expm1(-2.0 * tau / inv)  # 1 - E, accurate for small tau C
+        E = 1.0 - one_minus_E
     if sampler == "ddpm":
-        g = (a * lam + om_prev * (1.0 - beta) + gamma + beta * E) / (C * root)
-        e = beta / np.sqrt(om) * w * np.sqrt(a) / root
+        g = (signal + (om_prev * (1.0 - beta) + gamma) + beta * E) * (inv / root)
+        e = (beta * np.sqrt(a) / root) * (inv * one_minus_E)  # beta / sqrt(1-abar) w sqrt(abar) / root
     else:
         P = np.sqrt(om_prev * (1.0 - beta) * om)
-        g = (a * lam + gamma + E * om + (1.0 - E) * P) / (C * root)
+        g = (signal + gamma + E * om + one_minus_E * P) * (inv / root)
         D = np.sqrt(om_prev) - np.sqrt(om) / root
-        e = -D * w * np.sqrt(a)
+        e = (-D * np.sqrt(a) * np.sqrt(om)) * (inv * one_minus_E)  # -D w sqrt(abar)
     return g, e
 
 
@@ -793,11 +814,13 @@ def generated_moments(lam, sched: Schedule, weight_decay: float = 0.0, train_tim
     train_time = _train_time(train_time)
     g, e = _reverse_coefficients(lam, sched, gamma, train_time, sampler)
     s2 = sampler_noise(sched, sampler, sigma)
-    v = np.ones(lam.size)
-    m = np.zeros(lam.size)
-    for t in range(sched.T - 1, -1, -1):
-        v = g[t] ** 2 * v + s2[t]
-        m = g[t] * m + e[t]
+    # Unrolled: v_0 = prod_{s<=T} g_s^2 + sum_t sigma_t^2 prod_{s<t} g_s^2 and
+    # m_0 = sum_t e_t prod_{s<t} g_s, as cumulative products over t = 1..T (vectorized).
+    # A zero gain (g_1(0) = 0) zeroes every later product, so f(0) = sigma_1^2 exactly.
+    ones = np.ones((1, lam.size))
+    before = np.cumprod(np.concatenate([ones, g]), axis=0)  # row t: prod_{s<=t} g_s
+    v = before[-1] ** 2 + s2 @ before[:-1] ** 2
+    m = np.sum(e * before[:-1], axis=0)
     return v, m
 
 
@@ -823,40 +846,65 @@ def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = 
     return Gaussian._make(mean, V, f[:-1], f[-1] if den.n_null > 0 else 0.0)
 
 
-def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generator,
-           sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
-    """``n`` samples of the reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps_theta(u_t, t)) / sqrt(1-beta_t) + sigma_t z_t`` (chapter 2).
+def run_chain(eps, sched: Schedule, n: int, d: int, rng: np.random.Generator,
+              sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
+    """The reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps(u_t, t)) / sqrt(1-beta_t) + sigma_t z_t`` for any noise predictor (chapter 2).
 
-    Runs the real chain from ``u_T ~ N(0, Id)`` down to ``u_0`` with the trained
-    denoiser (DDPM, or the deterministic DDIM update
-    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps_theta``), in batches of
-    ``batch`` samples to bound memory. Cost O(n T d r). Returns shape (n, d).
+    ``eps(x, t)`` maps a batch ``x`` of shape (m, d) at step ``t`` to the predicted noise,
+    shape (m, d). The chain starts from ``u_T ~ N(0, Id)`` and returns ``u_0``, shape
+    (n, d); with ``sampler="ddim"`` the deterministic update
+    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with
+    ``x0_hat = (u_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`` is used instead. Samples run
+    in batches of ``batch`` rows (by default about 2^16 numbers per batch, which keeps the
+    working arrays in cache). Every denoiser of the book, linear or not, generates
+    through this one function.
     """
-    den, sched = _check_denoiser(den, sched)
+    sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
+    if not callable(eps):
+        raise ValueError(f"eps: expected a callable eps(x, t), got {_describe(eps)}")
     n = _integer("n", n, low=0)
+    d = _integer("d", d, low=1)
     rng = _generator("rng", rng)
     if batch is None:
-        batch = max(1, 2**22 // max(den.d, 1))
+        batch = max(1, 2**16 // d)
     batch = _integer("batch", batch, low=1)
-    s2 = sampler_noise(sched, sampler, sigma)
-    beta, abar, om = sched.beta, sched.alpha_bar, sched.one_minus_alpha_bar
-    abar_prev = sched.alpha_bar_prev
-    out = np.empty((n, den.d))
+    noise = np.sqrt(sampler_noise(sched, sampler, sigma))
+    beta, abar = sched.beta, sched.alpha_bar
+    root_om = np.sqrt(sched.one_minus_alpha_bar)
+    if sampler == "ddpm":  # u <- keep u - mix eps + noise z
+        keep = 1.0 / np.sqrt(1.0 - beta)
+        mix = beta / root_om * keep
+    else:  # u <- keep (u - sqrt(1 - abar) eps) + sqrt(1 - abar_prev) eps
+        keep = np.sqrt(sched.alpha_bar_prev / abar)
+        root_om_prev = np.sqrt(np.concatenate([[0.0], sched.one_minus_alpha_bar[:-1]]))
+        mix = keep * root_om - root_om_prev
+    out = np.empty((n, d))
     for start in range(0, n, batch):
         m = min(batch, n - start)
-        u = rng.standard_normal((m, den.d))
+        u = rng.standard_normal((m, d))
+        z = np.empty((m, d))
         for t in range(sched.T, 0, -1):
-            eps_hat = den.apply(u, t)
-            if sampler == "ddpm":
-                u = (u - beta[t - 1] / np.sqrt(om[t - 1]) * eps_hat) / np.sqrt(1.0 - beta[t - 1])
-                if s2[t - 1] > 0:
-                    u += np.sqrt(s2[t - 1]) * rng.standard_normal(u.shape)
-            else:
-                x0_hat = (u - np.sqrt(om[t - 1]) * eps_hat) / np.sqrt(abar[t - 1])
-                u = np.sqrt(abar_prev[t - 1]) * x0_hat + np.sqrt(1.0 - abar_prev[t - 1]) * eps_hat
+            e = eps(u, t)
+            u *= keep[t - 1]
+            u -= mix[t - 1] * e
+            if noise[t - 1] > 0:
+                rng.standard_normal(out=z)
+                z *= noise[t - 1]
+                u += z
         out[start:start + m] = u
     return out
+
+
+def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generator,
+           sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
+    """``n`` samples of the reverse chain with the trained linear denoiser, shape (n, d) (chapter 2).
+
+    :func:`run_chain` with ``eps = den.apply`` (checked once here, not at every step).
+    Cost O(n T d r).
+    """
+    den, sched = _check_denoiser(den, sched)
+    return run_chain(den._eps, sched, n, den.d, rng, sampler, sigma, batch)
 
 
 # ---------------------------------------------------------------------------
