@@ -17,16 +17,24 @@ def _rotation(rng, d):
     return Q * np.sign(np.diag(R))
 
 
-@settings(max_examples=30, deadline=None)
-@given(d=st.integers(1, 10), N=st.integers(2, 16), k=st.floats(0, 3),
-       gamma=st.sampled_from([0.0, 1e-4, 0.1]), seed=SEEDS)
-def test_rotating_data_and_sigma_together_changes_nothing(d, N, k, gamma, seed):
+# a training problem: dimension, training points, power-law exponent, weight decay, seed
+PROBLEMS = dict(d=st.integers(1, 12), N=st.integers(2, 20), k=st.floats(0, 3),
+                gamma=st.sampled_from([0.0, 1e-4, 0.1]), seed=SEEDS)
+
+
+def _problem(d, N, k, gamma, seed):
     rng = np.random.default_rng(seed)
     rho = ld.power_law_gaussian(d, k, rng)
     X = rho.sample(N, rng)
+    return rng, rho, X, ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+
+
+@settings(max_examples=30)
+@given(**PROBLEMS)
+def test_rotating_data_and_sigma_together_changes_nothing(d, N, k, gamma, seed):
+    rng, rho, X, den = _problem(d, N, k, gamma, seed)
     Q = _rotation(rng, d)
     rho_rot = ld.Gaussian.from_eigen(Q @ rho.mean, rho.eigenvalues, basis=Q @ rho.basis)
-    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
     den_rot = ld.fit_linear_denoiser(X @ Q.T, SCHED, weight_decay=gamma)
     # The two problems round differently (SVD, rotations: ~ d EPS relative on the bases);
     # the null-direction terms weigh that by up to 1/c_1 ~ 1e4 and the reverse KL divides
@@ -138,14 +146,10 @@ def test_stress_no_nan_and_inf_only_where_infinite(d, N, k, gamma, tau):
         assert np.all(np.isfinite(kappa)) and kappa[1] >= kappa[0]
 
 
-@settings(max_examples=40, deadline=None)
-@given(d=st.integers(1, 12), N=st.integers(2, 20), k=st.floats(0, 3),
-       gamma=st.sampled_from([0.0, 1e-4, 0.1]), seed=SEEDS)
+@settings(max_examples=40)
+@given(**PROBLEMS)
 def test_weights_and_losses_match_the_dense_roads(d, N, k, gamma, seed):
-    rng = np.random.default_rng(seed)
-    rho = ld.power_law_gaussian(d, k, rng)
-    X = rho.sample(N, rng)
-    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+    _, rho, X, den = _problem(d, N, k, gamma, seed)
     assert den.r + den.n_null == d and den.r <= min(d, N - 1)
     L_test, L_train = ld.test_loss(den, SCHED, rho), ld.train_loss(den, SCHED, X)
     assert np.all(np.isfinite(L_test)) and np.all(L_test > 0) and np.all(L_train > 0)
