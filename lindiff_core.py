@@ -27,27 +27,64 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = [
+    # chapter 1
     "Schedule",
     "linear_schedule",
     "Gaussian",
     "power_law_spectrum",
     "power_law_gaussian",
     "LinearDenoiser",
+    "denoiser_gain",
     "fit_linear_denoiser",
     "train_loss",
     "test_loss",
+    # chapter 2
+    "sampler_noise",
+    "generated_moments",
+    "generated_floor",
     "generated_distribution",
     "run_chain",
     "sample",
+    # chapter 3
+    "optimal_loss",
+    "missing_variance",
+    "null_mass",
+    # chapter 4
     "kl_divergence",
+    "generated_limit",
+    "Metrics",
+    "exact_metrics",
+    "expected_kl_empirical",
+    "variance_kl_empirical",
+    # chapters 5 and 6
+    "silverstein_kappa",
+    "TypicalCase",
+    "typical_case",
+    "predict_losses",
+    "predict_missing_variance",
+    "predict_kl",
+    # chapter 7
+    "gradient_descent",
 ]
 
 _EPS = np.finfo(float).eps
 
 
+def _tolerance(scale: float, n: int = 1) -> float:
+    """What counts as zero next to numbers of size ``scale`` after ``n``-term sums or decompositions.
+
+    ``1000 n eps scale``: the rounding of an eigen-decomposition or a sum of ``n`` terms is
+    ``O(n eps scale)`` (numpy's ``matrix_rank`` rule), with a factor 1000 of margin, as
+    ``scipy.stats``' ``_eigvalsh_to_eps`` leaves ``1e6 eps``. The one rule for rank
+    cut-offs, symmetry and orthonormality checks and the rounding floor of a KL.
+    """
+    return 1e3 * n * _EPS * scale
+
+
 # ---------------------------------------------------------------------------
-# Input checks: every public function validates at the boundary and raises a
-# ValueError that names the offending argument.
+# Input checks: every public function validates its input once, at the boundary,
+# raises a ValueError that names the offending argument, and calls private
+# kernels (leading underscore) that trust their input.
 # ---------------------------------------------------------------------------
 
 
@@ -95,6 +132,12 @@ def _integer(name: str, x, *, low: int) -> int:
     return int(x)
 
 
+def _eigenvalues(name: str, lam: np.ndarray) -> np.ndarray:
+    if np.any(lam < 0):
+        raise ValueError(f"{name}: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
+    return lam
+
+
 def _train_time(x) -> float | None:
     """``train_time``: ``None`` or ``inf`` (trained to convergence, returned as ``None``) or ``>= 0``."""
     if x is None:
@@ -113,7 +156,7 @@ def _generator(name: str, rng) -> np.random.Generator:
 
 
 # ---------------------------------------------------------------------------
-# The noise schedule (chapter 1)
+# Chapter 1: the noise schedule
 # ---------------------------------------------------------------------------
 
 
@@ -123,7 +166,9 @@ class Schedule:
 
     Index ``t - 1`` of every array belongs to step ``t``; ``alpha_bar_prev``
     is ``abar_{t-1}`` with the convention ``abar_0 = 1``. ``one_minus_alpha_bar``
-    is ``1 - abar_t`` computed without cancellation (exactly ``beta_1`` at t = 1).
+    is ``1 - abar_t`` computed without cancellation (exactly ``beta_1`` at t = 1) and
+    ``one_minus_alpha_bar_prev`` is ``1 - abar_{t-1}`` (0 at t = 1). Every derived
+    array is computed once, here, and read-only.
     """
 
     beta: np.ndarray
@@ -145,10 +190,16 @@ class Schedule:
         # it is accurate to rounding at every t and exactly beta_1 at t = 1, as in exact arithmetic.
         abar_prev = np.concatenate([[1.0], abar[:-1]])
         one_minus = np.cumsum(abar_prev * beta)
-        for a in (abar, one_minus):
+        one_minus_prev = np.concatenate([[0.0], one_minus[:-1]])
+        derived = {
+            "alpha_bar": abar,
+            "alpha_bar_prev": abar_prev,
+            "one_minus_alpha_bar": one_minus,
+            "one_minus_alpha_bar_prev": one_minus_prev,
+        }
+        for name, a in derived.items():
             a.setflags(write=False)
-        object.__setattr__(self, "alpha_bar", abar)
-        object.__setattr__(self, "one_minus_alpha_bar", one_minus)
+            object.__setattr__(self, name, a)
 
     @property
     def T(self) -> int:
@@ -159,11 +210,6 @@ class Schedule:
     def t(self) -> np.ndarray:
         """The time steps ``1..T``."""
         return np.arange(1, self.T + 1)
-
-    @property
-    def alpha_bar_prev(self) -> np.ndarray:
-        """``abar_{t-1}`` for ``t = 1..T`` (``abar_0 = 1``)."""
-        return np.concatenate([[1.0], self.alpha_bar[:-1]])
 
     @property
     def noise_to_signal(self) -> np.ndarray:
@@ -203,7 +249,7 @@ def _check_schedule(sched) -> Schedule:
 
 
 # ---------------------------------------------------------------------------
-# Gaussians in eigen form
+# Chapter 1: Gaussians in eigen form
 # ---------------------------------------------------------------------------
 
 
@@ -221,8 +267,9 @@ class _EigenForm:
         return self.eigenvalues.size
 
 
+@dataclass(frozen=True, eq=False, init=False)
 class Gaussian(_EigenForm):
-    """``N(mean, cov)`` with ``cov = V diag(eigenvalues) V^T + rest (Id - V V^T)``.
+    """``N(mean, cov)`` with ``cov = V diag(eigenvalues) V^T + rest (Id - V V^T)`` (chapter 1).
 
     ``V`` (``basis``, d x r) has orthonormal columns; ``basis=None`` stands for the
     standard basis (then r = d and the covariance is diagonal). The ``d - r``
@@ -231,8 +278,13 @@ class Gaussian(_EigenForm):
 
     ``Gaussian(mean, cov)`` takes a dense symmetric positive semi-definite
     covariance; :meth:`from_eigen` and :meth:`from_samples` build the eigen form
-    directly.
+    directly. Frozen: its arrays are read-only.
     """
+
+    mean: np.ndarray
+    basis: np.ndarray | None
+    eigenvalues: np.ndarray
+    rest: float
 
     def __init__(self, mean, cov):
         mean = _array("mean", mean, ndim=1)
@@ -240,11 +292,11 @@ class Gaussian(_EigenForm):
         d = mean.size
         if cov.shape != (d, d):
             raise ValueError(f"cov: expected shape ({d}, {d}) to match mean, got {cov.shape}")
-        scale = max(np.abs(cov).max(), np.finfo(float).tiny)
-        if np.abs(cov - cov.T).max() > 1e-10 * scale:
+        tol = _tolerance(max(np.abs(cov).max(), np.finfo(float).tiny), d)
+        if np.abs(cov - cov.T).max() > tol:
             raise ValueError("cov: expected a symmetric matrix, got cov != cov.T")
         lam, V = np.linalg.eigh(0.5 * (cov + cov.T))
-        if lam[0] < -1e-10 * scale * d:
+        if lam[0] < -tol:
             raise ValueError(
                 f"cov: expected a positive semi-definite matrix, got smallest eigenvalue {lam[0]:.3g}"
             )
@@ -259,13 +311,13 @@ class Gaussian(_EigenForm):
         return g
 
     def _set(self, mean, basis, eigenvalues, rest):
-        self.mean = mean
-        self.basis = basis
-        self.eigenvalues = eigenvalues
-        self.rest = float(rest)
-        for a in (self.mean, self.basis, self.eigenvalues):
+        for a in (mean, basis, eigenvalues):
             if a is not None:
                 a.setflags(write=False)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "basis", basis)
+        object.__setattr__(self, "eigenvalues", eigenvalues)
+        object.__setattr__(self, "rest", float(rest))
 
     @classmethod
     def from_eigen(cls, mean, eigenvalues, basis=None, rest=0.0) -> "Gaussian":
@@ -273,8 +325,7 @@ class Gaussian(_EigenForm):
         mean = _array("mean", mean, ndim=1)
         d = mean.size
         lam = _array("eigenvalues", eigenvalues, ndim=1)
-        if np.any(lam < 0):
-            raise ValueError(f"eigenvalues: expected values >= 0, got minimum {lam.min():.3g}")
+        _eigenvalues("eigenvalues", lam)
         rest = _real("rest", rest, low=0.0)
         if basis is None:
             if lam.size != d:
@@ -289,7 +340,7 @@ class Gaussian(_EigenForm):
                     f"{lam.size} eigenvalues, got {basis.shape}"
                 )
             gram = basis.T @ basis
-            if lam.size and np.abs(gram - np.eye(lam.size)).max() > 1e-8:
+            if lam.size and np.abs(gram - np.eye(lam.size)).max() > _tolerance(1.0, d):
                 raise ValueError("basis: expected orthonormal columns, got basis.T @ basis != Id")
         return cls._make(mean, basis, lam, rest)
 
@@ -357,6 +408,12 @@ class Gaussian(_EigenForm):
         out += (coef * (np.sqrt(self.eigenvalues) - np.sqrt(self.rest))) @ self.basis.T
         return self.mean + out
 
+    def plus_isotropic(self, c) -> "Gaussian":
+        """``N(mean, cov + c Id)``: every variance raised by ``c >= 0`` (e.g. the surrogate
+        ``N(mu_0, Sigma_0 + c Id)`` of chapters 4 to 6). Same basis; cost O(r)."""
+        c = _real("c", c, low=0.0)
+        return Gaussian._make(self.mean, self.basis, self.eigenvalues + c, self.rest + c)
+
     def __repr__(self) -> str:
         basis = "standard" if self.basis is None else f"{self.r} vectors"
         return f"Gaussian(d={self.d}, basis={basis}, rest={self.rest:.3g})"
@@ -378,7 +435,7 @@ def _empirical_eigen(X):
     else:
         lam, V = np.linalg.eigh(Xc.T @ Xc / N)
         lam, V = lam[::-1], V[:, ::-1]
-    keep = lam > max(N, d) * _EPS * max(lam[0], 0.0)
+    keep = lam > _tolerance(max(lam[0], 0.0), max(N, d))
     return mean, np.ascontiguousarray(V[:, keep]), lam[keep]
 
 
@@ -435,7 +492,7 @@ def _variance_outside(g: Gaussian, basis, along=None) -> float:
 
 
 # ---------------------------------------------------------------------------
-# Data model: power-law spectra
+# Chapter 1: the data model, power-law spectra
 # ---------------------------------------------------------------------------
 
 
@@ -465,7 +522,7 @@ def power_law_gaussian(d: int, k: float, rng: np.random.Generator | None = None)
 
 
 # ---------------------------------------------------------------------------
-# The optimal linear denoiser (chapter 1)
+# Chapter 1: the optimal linear denoiser
 # ---------------------------------------------------------------------------
 
 
@@ -477,7 +534,10 @@ class LinearDenoiser(_EigenForm):
     ``b_t = -sqrt(abar_t) W_t mu_0``. ``V`` (d x r) is the eigenbasis of the
     training covariance ``Sigma_0`` with eigenvalues ``eigenvalues`` (r,); the
     ``d - r`` directions orthogonal to ``V`` are the null directions of
-    ``Sigma_0``. No d x d array is stored.
+    ``Sigma_0``. ``residuals`` and ``null_residual`` are ``1 - sqrt(1 - abar_t) w_t``,
+    the eigenvalues of ``Id - sqrt(1 - abar_t) W_t``, computed without cancellation (they
+    vanish exactly where they should, e.g. along a null direction at t = 1); the losses
+    and the generated law read them. No d x d array is stored.
     """
 
     mean: np.ndarray
@@ -485,6 +545,8 @@ class LinearDenoiser(_EigenForm):
     eigenvalues: np.ndarray
     gains: np.ndarray
     null_gain: np.ndarray
+    residuals: np.ndarray
+    null_residual: np.ndarray
     schedule: Schedule
     weight_decay: float
     train_time: float | None
@@ -523,6 +585,25 @@ class LinearDenoiser(_EigenForm):
         return g0 * y + ((y @ self.basis) * (g - g0)) @ self.basis.T
 
 
+def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
+    """``(w_t(lam), 1 - sqrt(1 - abar_t) w_t(lam))`` for checked input, each ``(T,) + lam.shape``.
+
+    The one place the gain is computed. With ``C = abar_t lam + 1 - abar_t + gamma`` and
+    ``E = exp(-2 tau C)`` (0 for ``tau = None``): ``w = sqrt(1 - abar_t) (1 - E) / C`` and
+    the residual ``1 - sqrt(1 - abar_t) w = (abar_t lam + gamma + (1 - abar_t) E) / C``, a
+    sum of non-negative terms (no cancellation); ``1 - E`` is ``-expm1(-2 tau C)``.
+    """
+    shape = (-1,) + (1,) * np.ndim(lam)
+    a = sched.alpha_bar.reshape(shape)
+    one_minus = sched.one_minus_alpha_bar.reshape(shape)
+    C = a * lam + (one_minus + gamma)
+    if tau is None:
+        return np.sqrt(one_minus) / C, (a * lam + gamma) / C
+    E = np.exp(-2.0 * tau * C)
+    gain = np.sqrt(one_minus) * -np.expm1(-2.0 * tau * C) / C
+    return gain, (a * lam + gamma + one_minus * E) / C
+
+
 def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
                   train_time: float | None = None) -> np.ndarray:
     """Gain of ``W_t`` along an eigen-direction of ``Sigma_0`` with eigenvalue ``lam``.
@@ -532,24 +613,9 @@ def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
     convergence) drops the bracket. Shape ``(T,) + lam.shape``. Chapter 1.
     """
     sched = _check_schedule(sched)
-    lam = _array("lam", lam)
-    if np.any(lam < 0):
-        raise ValueError(f"lam: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
+    lam = _eigenvalues("lam", _array("lam", lam))
     gamma = _real("weight_decay", weight_decay, low=0.0)
-    train_time = _train_time(train_time)
-    shape = (-1,) + (1,) * lam.ndim
-    a = sched.alpha_bar.reshape(shape)
-    one_minus_a = sched.one_minus_alpha_bar.reshape(shape)
-    C = a * lam + one_minus_a + gamma
-    gain = np.sqrt(one_minus_a) / C
-    if train_time is not None:
-        gain = gain * -np.expm1(-2.0 * train_time * C)
-    return gain
-
-
-__all__ += ["gradient_descent"]
-__all__ += ["denoiser_gain", "generated_moments", "sampler_noise", "optimal_loss",
-            "missing_variance", "expected_kl_empirical", "variance_kl_empirical"]
+    return _gain(lam, sched, gamma, _train_time(train_time))[0]
 
 
 def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
@@ -580,43 +646,12 @@ def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
         mean, V, lam = X.mean, X.basis, X.eigenvalues
     else:
         mean, V, lam = _empirical_eigen(X)
-    gains = denoiser_gain(lam, sched, gamma, train_time)
-    null_gain = denoiser_gain(0.0, sched, gamma, train_time)
-    for a in (mean, V, lam, gains, null_gain):
+    gains, residuals = _gain(lam, sched, gamma, train_time)
+    null_gain, null_residual = _gain(0.0, sched, gamma, train_time)
+    arrays = (mean, V, lam, gains, null_gain, residuals, null_residual)
+    for a in arrays:
         a.setflags(write=False)
-    return LinearDenoiser(mean, V, lam, gains, null_gain, sched, gamma, train_time)
-
-
-def gradient_descent(X, sched: Schedule, t: int, learning_rate: float, n_steps: int,
-                     weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = 0``, as explicit iterations (chapter 7).
-
-    The gradient of the step-t loss (no factor 1/2) is computed from the training
-    points, with the bias at its optimum ``b = -sqrt(abar_t) W mu_0`` for the current
-    ``W``: ``grad = -2 s (Id - s W) + 2 abar_t W Sigma_0 + 2 gamma W`` with ``Sigma_0``
-    never formed. Dense d x d: for checks of the closed form
-    ``W_k = W_t^* (Id - (Id - 2 eta C_t)^k)``, whose gradient-flow limit
-    (``eta -> 0``, ``k eta = tau``) is ``fit_linear_denoiser(..., train_time=tau)``.
-    Returns ``(W, b)`` after ``n_steps`` iterations.
-    """
-    sched = _check_schedule(sched)
-    X = _array("X", X, ndim=2)
-    if X.shape[0] < 2:
-        raise ValueError(f"X: expected at least N = 2 samples (rows), got N = {X.shape[0]}")
-    t = sched.check_step(t)
-    eta = _real("learning_rate", learning_rate, low=0.0, low_open=True)
-    n_steps = _integer("n_steps", n_steps, low=0)
-    gamma = _real("weight_decay", weight_decay, low=0.0)
-    a = sched.alpha_bar[t - 1]
-    s = np.sqrt(sched.one_minus_alpha_bar[t - 1])
-    mu0 = X.mean(axis=0)
-    Xc = X - mu0
-    N, d = X.shape
-    W = np.zeros((d, d))
-    for _ in range(n_steps):
-        grad = -2.0 * s * (np.eye(d) - s * W) + 2.0 * a * ((Xc @ W.T).T @ Xc) / N + 2.0 * gamma * W
-        W = W - eta * grad
-    return W, -np.sqrt(a) * W @ mu0
+    return LinearDenoiser(*arrays, sched, gamma, train_time)
 
 
 def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
@@ -629,7 +664,7 @@ def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
 
 
 # ---------------------------------------------------------------------------
-# Exact losses (chapter 1)
+# Chapter 1: exact train and test losses
 # ---------------------------------------------------------------------------
 
 
@@ -639,9 +674,8 @@ def _loss_from_moments(den: LinearDenoiser, q, q_null, delta) -> np.ndarray:
     ``q = diag(V^T S V)`` and ``q_null = Tr(P_null S P_null)``. The loss is
     ``||Id - s W||_F^2 + abar Tr(W S W) + abar ||W delta||^2`` with ``s = sqrt(1-abar)``.
     """
-    a = den.schedule.alpha_bar[:, None]
-    s = np.sqrt(den.schedule.one_minus_alpha_bar[:, None])
-    g, g0 = den.gains, den.null_gain[:, None]
+    a = den.schedule.alpha_bar
+    g, g0 = den.gains, den.null_gain
     n_null = den.n_null
     dv = delta @ den.basis
     d_null = 0.0
@@ -650,9 +684,9 @@ def _loss_from_moments(den: LinearDenoiser, q, q_null, delta) -> np.ndarray:
         d_null = outside @ outside
     else:
         q_null = 0.0
-    fit = np.sum((1.0 - s * g) ** 2, axis=1) + n_null * (1.0 - s[:, 0] * g0[:, 0]) ** 2
-    spread = np.sum(g**2 * (q + dv**2), axis=1) + g0[:, 0] ** 2 * (q_null + d_null)
-    return fit + a[:, 0] * spread
+    fit = np.sum(den.residuals**2, axis=1) + n_null * den.null_residual**2  # ||Id - s W||_F^2
+    spread = np.sum(g**2 * (q + dv**2), axis=1) + g0**2 * (q_null + d_null)
+    return fit + a * spread
 
 
 def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
@@ -695,6 +729,216 @@ def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray
 test_loss.__test__ = False
 
 
+# ---------------------------------------------------------------------------
+# Chapter 2: the learned distribution, exact and sampled
+# ---------------------------------------------------------------------------
+
+_SAMPLERS = ("ddpm", "ddim")
+_SIGMAS = ("beta", "posterior")
+
+
+def _check_sampler(sampler, sigma) -> tuple[str, str]:
+    if sampler not in _SAMPLERS:
+        raise ValueError(f"sampler: expected one of {_SAMPLERS}, got {sampler!r}")
+    if sigma not in _SIGMAS:
+        raise ValueError(f"sigma: expected one of {_SIGMAS}, got {sigma!r}")
+    return sampler, sigma
+
+
+def _noise(sched: Schedule, sampler: str, sigma: str) -> np.ndarray:
+    """``sigma_t^2`` for checked input."""
+    if sampler == "ddim":
+        return np.zeros(sched.T)
+    if sigma == "beta":
+        return sched.beta.copy()
+    return sched.beta * sched.one_minus_alpha_bar_prev / sched.one_minus_alpha_bar
+
+
+def sampler_noise(sched: Schedule, sampler: str = "ddpm", sigma: str = "beta") -> np.ndarray:
+    """Variance ``sigma_t^2`` of the noise added by the reverse step ``t``, shape (T,) (chapter 2).
+
+    ``"beta"``: ``sigma_t^2 = beta_t``; ``"posterior"``:
+    ``sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t)`` (zero at ``t = 1``);
+    the deterministic DDIM sampler adds none.
+    """
+    return _noise(_check_schedule(sched), *_check_sampler(sampler, sigma))
+
+
+def _chain_steps(sched: Schedule, sampler: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep_t, mix_t)`` of the reverse step ``u_{t-1} = keep_t u_t - mix_t eps(u_t, t) + sigma_t z``.
+
+    DDPM: ``keep = 1 / sqrt(1 - beta)``, ``mix = keep beta / sqrt(1 - abar)``. DDIM:
+    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with
+    ``x0_hat = (u_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``, so ``keep = sqrt(abar_{t-1} /
+    abar_t) = 1 / sqrt(1 - beta)`` and ``mix = keep sqrt(1 - abar_t) - sqrt(1 - abar_{t-1})``.
+    The sampler and the exact law of chapter 2 both use these arrays.
+    """
+    keep = 1.0 / np.sqrt(1.0 - sched.beta)
+    root = np.sqrt(sched.one_minus_alpha_bar)
+    if sampler == "ddpm":
+        return keep, keep * sched.beta / root
+    return keep, keep * root - np.sqrt(sched.one_minus_alpha_bar_prev)
+
+
+def _moments(gains: np.ndarray, residuals: np.ndarray, sched: Schedule, sampler: str,
+             sigma: str):
+    """``(f, h)`` of the affine chain from the gains ``w_t`` and residuals ``rho_t = 1 - s_t w_t``.
+
+    Along an eigen-direction, ``eps = w_t (u - sqrt(abar_t) m)`` makes the step
+    ``u_{t-1} = g_t u_t + e_t m + sigma_t z`` with ``g_t = keep_t - mix_t w_t`` and
+    ``e_t = mix_t w_t sqrt(abar_t)`` (:func:`_chain_steps`), ``s_t = sqrt(1 - abar_t)``.
+    ``g_t`` is written as a sum of non-negative terms, so that it vanishes exactly
+    where it should (a null direction at t = 1 gives ``f(0) = sigma_1^2`` exactly):
+    DDPM ``g_t = keep_t ((1 - abar_{t-1})(1 - beta_t) + beta_t rho_t) / (1 - abar_t)``, DDIM
+    ``g_t = keep_t rho_t + s_{t-1} w_t``. Unrolled from ``u_T ~ N(0, 1)``:
+    ``f = v_0 = prod_{s<=T} g_s^2 + sum_t sigma_t^2 prod_{s<t} g_s^2`` and
+    ``h = sum_t e_t prod_{s<t} g_s``, as cumulative products over ``t = 1..T``. Shapes
+    (T, r) in, (r,) out; checked input.
+    """
+    keep, mix = _chain_steps(sched, sampler)
+    if sampler == "ddpm":
+        inner = (sched.one_minus_alpha_bar_prev * (1.0 - sched.beta))[:, None]
+        inner = inner + sched.beta[:, None] * residuals
+        g = (keep / sched.one_minus_alpha_bar)[:, None] * inner
+    else:
+        g = keep[:, None] * residuals + np.sqrt(sched.one_minus_alpha_bar_prev)[:, None] * gains
+    e = (mix * np.sqrt(sched.alpha_bar))[:, None] * gains
+    ones = np.ones((1, gains.shape[1]))
+    before = np.cumprod(np.concatenate([ones, g]), axis=0)  # row t: prod_{s<=t} g_s
+    f = before[-1] ** 2 + _noise(sched, sampler, sigma) @ before[:-1] ** 2
+    h = np.sum(e * before[:-1], axis=0)
+    return f, h
+
+
+def generated_moments(lam, sched: Schedule, weight_decay: float = 0.0, train_time=None,
+                      sampler: str = "ddpm", sigma: str = "beta") -> tuple[np.ndarray, np.ndarray]:
+    """``(f(lam), h(lam))``: variance and mean factor of the samples along a ``Sigma_0`` direction (chapter 2).
+
+    The reverse chain from ``u_T ~ N(0, Id)`` is affine with scalar factors per
+    eigen-direction: ``v_{t-1} = g_t^2 v_t + sigma_t^2`` from ``v_T = 1`` gives
+    ``f = v_0``, and the mean ``m_{t-1} = g_t m_t + e_t m`` from ``m_T = 0`` gives
+    ``m_0 = h m``, with ``g_t`` and ``e_t`` built from the gains :func:`denoiser_gain`.
+    Vectorized over ``lam`` (shape (r,)); cost O(T r).
+    """
+    sched = _check_schedule(sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    lam = _eigenvalues("lam", _array("lam", lam, ndim=1))
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    return _moments(*_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma)
+
+
+def generated_floor(sched: Schedule, weight_decay: float = 0.0, train_time=None,
+                    sampler: str = "ddpm", sigma: str = "beta") -> float:
+    """``f(0)``: the variance of the samples along every null direction of ``Sigma_0`` (chapters 2, 6, 7).
+
+    ``sigma_1^2`` (``beta_1`` for the default sampler) when trained to convergence
+    without weight decay; ``c(gamma)``, increasing in ``gamma``, with weight decay;
+    raised by early stopping, which leaves the null gain short of its optimum.
+    """
+    f, _ = generated_moments([0.0], sched, weight_decay, train_time, sampler, sigma)
+    return float(f[0])
+
+
+def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = "ddpm",
+                           sigma: str = "beta") -> Gaussian:
+    """``rho_N = N(mu_gen, f(Sigma_0))``: the exact distribution of the samples (chapter 2).
+
+    With a linear denoiser the reverse chain is affine in ``u_T ~ N(0, Id)`` and
+    the noise, so its output is Gaussian. All ``W_t`` share the eigenbasis of
+    ``Sigma_0``, so the covariance is ``f(Sigma_0)`` with ``f`` from the scalar
+    recursion ``v_{t-1} = g_t(lam)^2 v_t + sigma_t^2``, ``v_T = 1``, and the mean is
+    ``h(Sigma_0) mu_0``; ``g_t`` and ``e_t`` are built from the denoiser's own gains
+    (``den.gains``, ``den.null_gain``) and the chain's step factors, the arrays
+    :func:`sample` uses. The null directions of ``Sigma_0`` get the variance
+    ``f(0)``, which is ``sigma_1^2`` for the trained denoiser (``g_1(0) = 0``).
+    ``sigma``: ``"beta"`` (``sigma_t^2 = beta_t``) or ``"posterior"``; ``sampler``:
+    ``"ddpm"`` or the deterministic ``"ddim"``. Cost O(T r); no sampling.
+    """
+    den, sched = _check_denoiser(den, sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    gains = np.column_stack([den.gains, den.null_gain])
+    residuals = np.column_stack([den.residuals, den.null_residual])
+    moments = _moments(gains, residuals, sched, sampler, sigma)
+    return _law(den.mean, den.basis, den.n_null > 0, *moments)
+
+
+def _law(mean, V, has_rest: bool, f, h) -> Gaussian:
+    """``N(h(S) mean, f(S))`` for ``S`` with eigenbasis ``V`` (None = Id); the last entry of
+    ``f`` and ``h`` belongs to the directions orthogonal to ``V`` when ``has_rest``."""
+    if V is None:
+        return Gaussian._make(h * mean, None, f, 0.0)
+    coef = mean @ V
+    out = mean * h[-1] + ((h[:-1] - h[-1]) * coef) @ V.T
+    return Gaussian._make(out, V, f[:-1], f[-1] if has_rest else 0.0)
+
+
+def _chain(eps, sched: Schedule, n: int, d: int, rng, sampler: str, sigma: str, batch: int):
+    """The reverse chain for checked input (the inner loop of :func:`run_chain` and :func:`sample`)."""
+    keep, mix = _chain_steps(sched, sampler)
+    noise = np.sqrt(_noise(sched, sampler, sigma))
+    out = np.empty((n, d))
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        u = rng.standard_normal((m, d))
+        z = np.empty((m, d))
+        for t in range(sched.T, 0, -1):
+            e = eps(u, t)
+            u *= keep[t - 1]
+            u -= mix[t - 1] * e
+            if noise[t - 1] > 0:
+                rng.standard_normal(out=z)
+                z *= noise[t - 1]
+                u += z
+        out[start:start + m] = u
+    return out
+
+
+def _batch(batch, d: int) -> int:
+    return max(1, 2**16 // d) if batch is None else _integer("batch", batch, low=1)
+
+
+def run_chain(eps, sched: Schedule, n: int, d: int, rng: np.random.Generator,
+              sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
+    """The reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps(u_t, t)) / sqrt(1-beta_t) + sigma_t z_t`` for any noise predictor (chapter 2).
+
+    ``eps(x, t)`` maps a batch ``x`` of shape (m, d) at step ``t`` to the predicted noise,
+    shape (m, d). The chain starts from ``u_T ~ N(0, Id)`` and returns ``u_0``, shape
+    (n, d); with ``sampler="ddim"`` the deterministic update
+    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with
+    ``x0_hat = (u_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`` is used instead. Samples run
+    in batches of ``batch`` rows (by default about 2^16 numbers per batch, which keeps the
+    working arrays in cache). Every denoiser of the book, linear or not, generates
+    through this one function.
+    """
+    sched = _check_schedule(sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    if not callable(eps):
+        raise ValueError(f"eps: expected a callable eps(x, t), got {_describe(eps)}")
+    n = _integer("n", n, low=0)
+    d = _integer("d", d, low=1)
+    rng = _generator("rng", rng)
+    return _chain(eps, sched, n, d, rng, sampler, sigma, _batch(batch, d))
+
+
+def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generator,
+           sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
+    """``n`` samples of the reverse chain with the trained linear denoiser, shape (n, d) (chapter 2).
+
+    :func:`run_chain` with ``eps = den.apply``, whose checks run once here rather than
+    at each of the T steps. Cost O(n T d r).
+    """
+    den, sched = _check_denoiser(den, sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    n = _integer("n", n, low=0)
+    rng = _generator("rng", rng)
+    return _chain(den._eps, sched, n, den.d, rng, sampler, sigma, _batch(batch, den.d))
+
+
+# ---------------------------------------------------------------------------
+# Chapter 3: the test loss, its floor and the null directions
+# ---------------------------------------------------------------------------
+
+
 def optimal_loss(rho: Gaussian, sched: Schedule) -> np.ndarray:
     """``L_t^best = d - (1 - abar_t) Tr (abar_t Sigma + (1 - abar_t) Id)^-1``, shape (T,) (chapter 3).
 
@@ -725,190 +969,24 @@ def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
     return _variance_outside(rho, den.basis) if den.n_null else 0.0
 
 
-# ---------------------------------------------------------------------------
-# The learned distribution (chapter 2)
-# ---------------------------------------------------------------------------
+def null_mass(den: LinearDenoiser, rho: Gaussian) -> float:
+    """``Tr(Sigma P_null) + ||P_null (mu - mu_0)||^2``: all that ``rho`` puts in the null directions (chapter 3).
 
-_SAMPLERS = ("ddpm", "ddim")
-_SIGMAS = ("beta", "posterior")
-
-
-def _check_sampler(sampler, sigma) -> tuple[str, str]:
-    if sampler not in _SAMPLERS:
-        raise ValueError(f"sampler: expected one of {_SAMPLERS}, got {sampler!r}")
-    if sigma not in _SIGMAS:
-        raise ValueError(f"sigma: expected one of {_SIGMAS}, got {sigma!r}")
-    return sampler, sigma
-
-
-def sampler_noise(sched: Schedule, sampler: str = "ddpm", sigma: str = "beta") -> np.ndarray:
-    """Variance ``sigma_t^2`` of the noise added by the reverse step ``t``, shape (T,) (chapter 2).
-
-    ``"beta"``: ``sigma_t^2 = beta_t``; ``"posterior"``:
-    ``sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t)`` (zero at ``t = 1``);
-    the deterministic DDIM sampler adds none.
+    The second moment of ``x - mu_0``, ``x ~ rho``, off the span of the training set: the
+    missing variance plus the part of the mean the training mean does not see. It is
+    what the null directions add to the test loss, weighed by ``abar_t w_t(0)^2``.
+    Cost O(d r r_rho).
     """
-    sched = _check_schedule(sched)
-    sampler, sigma = _check_sampler(sampler, sigma)
-    if sampler == "ddim":
-        return np.zeros(sched.T)
-    if sigma == "beta":
-        return sched.beta.copy()
-    one_minus_prev = np.concatenate([[0.0], sched.one_minus_alpha_bar[:-1]])
-    return sched.beta * one_minus_prev / sched.one_minus_alpha_bar
-
-
-def _reverse_coefficients(lam, sched: Schedule, gamma: float, tau, sampler: str):
-    """Per-step factors of one reverse step along a direction of ``Sigma_0``-variance ``lam``.
-
-    Along an eigen-direction the step is affine, ``u_{t-1} = g_t u_t + e_t m + noise``
-    (``m`` the coordinate of ``mu_0``). Returns ``g`` and ``e``, shape (T, len(lam)),
-    computed without cancellation: with ``C = abar_t lam + 1 - abar_t + gamma`` and
-    ``E = exp(-2 tau C)`` (0 when trained to convergence),
-
-    * DDPM: ``g_t = (abar_t lam + (1 - abar_{t-1})(1 - beta_t) + gamma + beta_t E) / (C sqrt(1 - beta_t))``,
-    * DDIM: ``g_t = (abar_t lam + gamma + E (1 - abar_t) + (1 - E) P_t) / (C sqrt(1 - beta_t))``,
-      ``P_t = sqrt((1 - abar_{t-1})(1 - beta_t)(1 - abar_t))``;
-
-    so that ``g_1(0) = 0`` holds exactly for ``gamma = 0`` and ``tau = None``.
-    """
-    lam = np.asarray(lam, dtype=float)[None, :]
-    a = sched.alpha_bar[:, None]
-    om = sched.one_minus_alpha_bar[:, None]
-    om_prev = np.concatenate([[0.0], sched.one_minus_alpha_bar[:-1]])[:, None]
-    beta = sched.beta[:, None]
-    root = np.sqrt(1.0 - beta)
-    signal = a * lam  # (T, r); the other factors are (T, 1) columns
-    inv = 1.0 / (signal + (om + gamma))  # 1 / C
-    if tau is None:
-        one_minus_E, E = 1.0, 0.0
-    else:
-        one_minus_E = -np.expm1(-2.0 * tau / inv)  # 1 - E, accurate for small tau C
-        E = 1.0 - one_minus_E
-    if sampler == "ddpm":
-        g = (signal + (om_prev * (1.0 - beta) + gamma) + beta * E) * (inv / root)
-        e = (beta * np.sqrt(a) / root) * (inv * one_minus_E)  # beta / sqrt(1-abar) w sqrt(abar) / root
-    else:
-        P = np.sqrt(om_prev * (1.0 - beta) * om)
-        g = (signal + gamma + E * om + one_minus_E * P) * (inv / root)
-        D = np.sqrt(om_prev) - np.sqrt(om) / root
-        e = (-D * np.sqrt(a) * np.sqrt(om)) * (inv * one_minus_E)  # -D w sqrt(abar)
-    return g, e
-
-
-def generated_moments(lam, sched: Schedule, weight_decay: float = 0.0, train_time=None,
-                      sampler: str = "ddpm", sigma: str = "beta") -> tuple[np.ndarray, np.ndarray]:
-    """``(f(lam), h(lam))``: variance and mean factor of the samples along a ``Sigma_0`` direction (chapter 2).
-
-    The reverse chain from ``u_T ~ N(0, Id)`` is affine with scalar factors per
-    eigen-direction: ``v_{t-1} = g_t^2 v_t + sigma_t^2`` from ``v_T = 1`` gives
-    ``f = v_0``, and the mean ``m_{t-1} = g_t m_t + e_t m`` from ``m_T = 0`` gives
-    ``m_0 = h m``. Vectorized over ``lam`` (shape (r,)); cost O(T r).
-    """
-    sched = _check_schedule(sched)
-    sampler, sigma = _check_sampler(sampler, sigma)
-    lam = _array("lam", lam, ndim=1)
-    if np.any(lam < 0):
-        raise ValueError(f"lam: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
-    gamma = _real("weight_decay", weight_decay, low=0.0)
-    train_time = _train_time(train_time)
-    g, e = _reverse_coefficients(lam, sched, gamma, train_time, sampler)
-    s2 = sampler_noise(sched, sampler, sigma)
-    # Unrolled: v_0 = prod_{s<=T} g_s^2 + sum_t sigma_t^2 prod_{s<t} g_s^2 and
-    # m_0 = sum_t e_t prod_{s<t} g_s, as cumulative products over t = 1..T (vectorized).
-    # A zero gain (g_1(0) = 0) zeroes every later product, so f(0) = sigma_1^2 exactly.
-    ones = np.ones((1, lam.size))
-    before = np.cumprod(np.concatenate([ones, g]), axis=0)  # row t: prod_{s<=t} g_s
-    v = before[-1] ** 2 + s2 @ before[:-1] ** 2
-    m = np.sum(e * before[:-1], axis=0)
-    return v, m
-
-
-def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = "ddpm",
-                           sigma: str = "beta") -> Gaussian:
-    """``rho_N = N(mu_gen, f(Sigma_0))``: the exact distribution of the samples (chapter 2).
-
-    With a linear denoiser the reverse chain is affine in ``u_T ~ N(0, Id)`` and
-    the noise, so its output is Gaussian. All ``W_t`` share the eigenbasis of
-    ``Sigma_0``, so the covariance is ``f(Sigma_0)`` with ``f`` from the scalar
-    recursion ``v_{t-1} = g_t(lam)^2 v_t + sigma_t^2``, ``v_T = 1``, and the mean is
-    ``h(Sigma_0) mu_0``. The null directions of ``Sigma_0`` get the variance
-    ``f(0)``, which is exactly ``sigma_1^2`` for the trained denoiser (``g_1(0) = 0``).
-    ``sigma``: ``"beta"`` (``sigma_t^2 = beta_t``) or ``"posterior"``; ``sampler``:
-    ``"ddpm"`` or the deterministic ``"ddim"``. Cost O(T r); no sampling.
-    """
-    den, sched = _check_denoiser(den, sched)
-    lam = np.concatenate([den.eigenvalues, [0.0]])
-    f, h = generated_moments(lam, sched, den.weight_decay, den.train_time, sampler, sigma)
-    V = den.basis
-    coef = den.mean @ V
-    mean = den.mean * h[-1] + ((h[:-1] - h[-1]) * coef) @ V.T
-    return Gaussian._make(mean, V, f[:-1], f[-1] if den.n_null > 0 else 0.0)
-
-
-def run_chain(eps, sched: Schedule, n: int, d: int, rng: np.random.Generator,
-              sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
-    """The reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps(u_t, t)) / sqrt(1-beta_t) + sigma_t z_t`` for any noise predictor (chapter 2).
-
-    ``eps(x, t)`` maps a batch ``x`` of shape (m, d) at step ``t`` to the predicted noise,
-    shape (m, d). The chain starts from ``u_T ~ N(0, Id)`` and returns ``u_0``, shape
-    (n, d); with ``sampler="ddim"`` the deterministic update
-    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with
-    ``x0_hat = (u_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`` is used instead. Samples run
-    in batches of ``batch`` rows (by default about 2^16 numbers per batch, which keeps the
-    working arrays in cache). Every denoiser of the book, linear or not, generates
-    through this one function.
-    """
-    sched = _check_schedule(sched)
-    sampler, sigma = _check_sampler(sampler, sigma)
-    if not callable(eps):
-        raise ValueError(f"eps: expected a callable eps(x, t), got {_describe(eps)}")
-    n = _integer("n", n, low=0)
-    d = _integer("d", d, low=1)
-    rng = _generator("rng", rng)
-    if batch is None:
-        batch = max(1, 2**16 // d)
-    batch = _integer("batch", batch, low=1)
-    noise = np.sqrt(sampler_noise(sched, sampler, sigma))
-    beta, abar = sched.beta, sched.alpha_bar
-    root_om = np.sqrt(sched.one_minus_alpha_bar)
-    if sampler == "ddpm":  # u <- keep u - mix eps + noise z
-        keep = 1.0 / np.sqrt(1.0 - beta)
-        mix = beta / root_om * keep
-    else:  # u <- keep (u - sqrt(1 - abar) eps) + sqrt(1 - abar_prev) eps
-        keep = np.sqrt(sched.alpha_bar_prev / abar)
-        root_om_prev = np.sqrt(np.concatenate([[0.0], sched.one_minus_alpha_bar[:-1]]))
-        mix = keep * root_om - root_om_prev
-    out = np.empty((n, d))
-    for start in range(0, n, batch):
-        m = min(batch, n - start)
-        u = rng.standard_normal((m, d))
-        z = np.empty((m, d))
-        for t in range(sched.T, 0, -1):
-            e = eps(u, t)
-            u *= keep[t - 1]
-            u -= mix[t - 1] * e
-            if noise[t - 1] > 0:
-                rng.standard_normal(out=z)
-                z *= noise[t - 1]
-                u += z
-        out[start:start + m] = u
-    return out
-
-
-def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generator,
-           sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
-    """``n`` samples of the reverse chain with the trained linear denoiser, shape (n, d) (chapter 2).
-
-    :func:`run_chain` with ``eps = den.apply`` (checked once here, not at every step).
-    Cost O(n T d r).
-    """
-    den, sched = _check_denoiser(den, sched)
-    return run_chain(den._eps, sched, n, den.d, rng, sampler, sigma, batch)
+    miss = missing_variance(den, rho)
+    if not den.n_null:
+        return miss
+    delta = rho.mean - den.mean
+    outside = delta - den.basis @ (delta @ den.basis)
+    return miss + float(outside @ outside)
 
 
 # ---------------------------------------------------------------------------
-# KL divergence between Gaussians in eigen form (chapter 4)
+# Chapter 4: KL divergences between Gaussians in eigen form, and the exact metrics
 # ---------------------------------------------------------------------------
 
 
@@ -1021,28 +1099,85 @@ def kl_divergence(p: Gaussian, q: Gaussian) -> float:
         return _kl_degenerate(p, q)
     tr = _trace_inv_q_cov_p(p, q)
     maha = _mahalanobis_q(p.mean - q.mean, q)
-    out = 0.5 * (tr + maha - p.d + q.logdet() - p.logdet())
+    logdet_q, logdet_p = q.logdet(), p.logdet()
+    out = 0.5 * (tr + maha - p.d + logdet_q - logdet_p)
     # KL >= 0; a value below zero by rounding (terms of size d cancel) is reported as 0.
-    return 0.0 if -1e-9 * p.d < out < 0 else out
+    scale = tr + maha + p.d + abs(logdet_q) + abs(logdet_p)
+    return 0.0 if -_tolerance(scale, p.d) < out < 0 else out
 
 
 def _kl_degenerate(p: Gaussian, q: Gaussian) -> float:
     Sp, Sq = p.cov, q.cov
     lq, Vq = np.linalg.eigh(Sq)
-    tol = q.d * _EPS * max(lq.max(), 0.0)
-    B = Vq[:, lq > tol]  # support of q
+    B = Vq[:, lq > _tolerance(max(lq.max(), 0.0), q.d)]  # support of q
     scale = max(np.abs(Sp).max(), np.finfo(float).tiny)
     outside = Sp - B @ (B.T @ Sp)
     delta = p.mean - q.mean
-    if (np.abs(outside).max() > 1e-9 * scale
-            or np.linalg.norm(delta - B @ (B.T @ delta)) > 1e-9 * max(np.linalg.norm(delta), 1.0)
+    size = max(np.linalg.norm(p.mean), np.linalg.norm(q.mean), np.finfo(float).tiny)
+    if (np.abs(outside).max() > _tolerance(scale, q.d)
+            or np.linalg.norm(delta - B @ (B.T @ delta)) > _tolerance(size, q.d)
             or p.rank != B.shape[1]):
         return float("inf")
     return max(_kl_dense(B.T @ p.mean, B.T @ Sp @ B, B.T @ q.mean, B.T @ Sq @ B), 0.0)
 
 
+def generated_limit(rho: Gaussian, sched: Schedule, weight_decay: float = 0.0, train_time=None,
+                    sampler: str = "ddpm", sigma: str = "beta") -> Gaussian:
+    """``rho_inf = N(h(Sigma) mu, f(Sigma))``: what the chain generates from infinitely many data (chapter 4).
+
+    The law of :func:`generated_distribution` for the denoiser fitted to ``rho = N(mu, Sigma)``
+    itself, the limit of ``rho_N`` as ``N -> infinity``; ``KL(rho_inf || rho)`` is the part of
+    ``KL(rho_N || rho)`` that no amount of data removes (the sampler's own error).
+    Cost O(T r_rho).
+    """
+    rho = _check_gaussian("rho", rho)
+    sched = _check_schedule(sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    lam = rho.eigenvalues if rho.basis is None else np.append(rho.eigenvalues, rho.rest)
+    moments = _moments(*_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma)
+    return _law(rho.mean, rho.basis, rho.has_rest, *moments)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The exact metrics of one trained linear denoiser against the data law (chapter 4).
+
+    ``train_loss`` and ``test_loss``: per step, shape (T,); ``kl`` is
+    ``KL(rho_N || rho)`` and ``kl_reverse`` is ``KL(rho || rho_N)`` (``inf`` when infinite,
+    see :func:`kl_divergence`); ``missing_variance`` is ``Tr(Sigma P_null)``;
+    ``generated`` is ``rho_N`` itself.
+    """
+
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    kl: float
+    kl_reverse: float
+    missing_variance: float
+    generated: Gaussian
+
+
+def exact_metrics(den: LinearDenoiser, sched: Schedule, rho: Gaussian, X,
+                  sampler: str = "ddpm", sigma: str = "beta") -> Metrics:
+    """Train and test loss, KL both ways and missing variance of ``den`` fitted to ``X ~ rho`` (chapter 4).
+
+    The one call behind every sweep of the book: :func:`train_loss`, :func:`test_loss`,
+    :func:`generated_distribution`, :func:`kl_divergence` both ways and
+    :func:`missing_variance`, all exact (no sampling). Cost O(N d r + d r r_rho + T r).
+    """
+    rho_n = generated_distribution(den, sched, sampler, sigma)
+    return Metrics(
+        train_loss=train_loss(den, sched, X),
+        test_loss=test_loss(den, sched, rho),
+        kl=kl_divergence(rho_n, rho),
+        kl_reverse=kl_divergence(rho, rho_n),
+        missing_variance=missing_variance(den, rho),
+        generated=rho_n,
+    )
+
+
 # ---------------------------------------------------------------------------
-# Typical case: deterministic equivalents (chapter 5)
+# Chapters 5 and 6: the typical case, deterministic equivalents (with weight decay)
 # ---------------------------------------------------------------------------
 
 
@@ -1057,6 +1192,12 @@ def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
     problems are evaluated. ``x0`` is an optional starting guess (continuation).
     Raises ``RuntimeError`` if some root has not converged, rather than returning
     it silently.
+
+    Hand-written rather than ``scipy.optimize.elementwise.find_root`` because the
+    equation's derivative is known in closed form: Chandrupatla's method, which does
+    not use it, needs 6 to 13 evaluations per root where this needs 3 to 4, and is 2 to
+    8 times slower on the sweeps of ``benchmarks/bench_typical.py``, which prints the
+    ratio; ``lindiff_reference.kappa_find_root`` is that road, kept as an independent check.
     """
     lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
     x = np.where(lo > 0, np.sqrt(lo * np.maximum(hi, lo)), 0.5 * (lo + hi))
@@ -1070,7 +1211,7 @@ def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
             return x
         xa, la, ha = x[active], lo[active], hi[active]
         f, fp, scale = fun(xa, active)
-        exact = np.abs(f) <= 32 * _EPS * scale
+        exact = np.abs(f) <= _EPS * scale  # f is zero to the rounding of its own terms
         la = np.where(f < 0, xa, la)
         ha = np.where(f > 0, xa, ha)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -1301,5 +1442,38 @@ def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
     return float(out)
 
 
-__all__ += ["silverstein_kappa", "TypicalCase", "typical_case", "predict_losses",
-            "predict_missing_variance", "predict_kl"]
+# ---------------------------------------------------------------------------
+# Chapter 7: early stopping as explicit gradient descent
+# ---------------------------------------------------------------------------
+
+
+def gradient_descent(X, sched: Schedule, t: int, learning_rate: float, n_steps: int,
+                     weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = 0``, as explicit iterations (chapter 7).
+
+    The gradient of the step-t loss (no factor 1/2) is computed from the training
+    points, with the bias at its optimum ``b = -sqrt(abar_t) W mu_0`` for the current
+    ``W``: ``grad = -2 s (Id - s W) + 2 abar_t W Sigma_0 + 2 gamma W`` with ``Sigma_0``
+    never formed. Dense d x d: for checks of the closed form
+    ``W_k = W_t^* (Id - (Id - 2 eta C_t)^k)``, whose gradient-flow limit
+    (``eta -> 0``, ``k eta = tau``) is ``fit_linear_denoiser(..., train_time=tau)``.
+    Returns ``(W, b)`` after ``n_steps`` iterations.
+    """
+    sched = _check_schedule(sched)
+    X = _array("X", X, ndim=2)
+    if X.shape[0] < 2:
+        raise ValueError(f"X: expected at least N = 2 samples (rows), got N = {X.shape[0]}")
+    t = sched.check_step(t)
+    eta = _real("learning_rate", learning_rate, low=0.0, low_open=True)
+    n_steps = _integer("n_steps", n_steps, low=0)
+    gamma = _real("weight_decay", weight_decay, low=0.0)
+    a = sched.alpha_bar[t - 1]
+    s = np.sqrt(sched.one_minus_alpha_bar[t - 1])
+    mu0 = X.mean(axis=0)
+    Xc = X - mu0
+    N, d = X.shape
+    W = np.zeros((d, d))
+    for _ in range(n_steps):
+        grad = -2.0 * s * (np.eye(d) - s * W) + 2.0 * a * ((Xc @ W.T).T @ Xc) / N + 2.0 * gamma * W
+        W = W - eta * grad
+    return W, -np.sqrt(a) * W @ mu0

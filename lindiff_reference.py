@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import expm
-from scipy.optimize import brentq
+from scipy.optimize import brentq, elementwise
 
 __all__ = [
     "dense_denoiser",
@@ -18,6 +18,7 @@ __all__ = [
     "dense_generated",
     "dense_kl",
     "kappa_brentq",
+    "kappa_find_root",
     "kappa_isotropic",
     "marchenko_pastur_density",
     "marchenko_pastur_moments",
@@ -91,6 +92,39 @@ def kappa_brentq(eigenvalues, n, c):
         return kappa0
     return brentq(lambda k: k - c - k / n * np.sum(lam / (lam + k)), kappa0, c + lam.sum() / n,
                   xtol=1e-300, rtol=1e-15)
+
+
+def kappa_find_root(eigenvalues, n, c):
+    """The same roots, vectorized over ``n`` and ``c``, by ``scipy.optimize.elementwise.find_root``.
+
+    Chandrupatla's bracketed method on the brackets of the core, ``[0, Tr / n]`` for
+    ``kappa_0`` and ``[kappa_0, c + Tr / n]`` for ``kappa``; it uses no derivative.
+    """
+    lam = np.asarray(eigenvalues, dtype=float)
+    lam = lam[lam > 0]
+    d_plus, trace = lam.size, lam.sum()
+    n, c = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(c, dtype=float))
+    shape = n.shape
+    n, c = n.ravel(), c.ravel()
+
+    def resolvent_sum(k):
+        return (k[..., None] / (lam + k[..., None])).sum(axis=-1)  # sum k / (lam + k)
+
+    kappa0 = np.zeros_like(n)
+    under = n < d_plus
+    if under.any():
+        res = elementwise.find_root(lambda k, m: (m - d_plus) + resolvent_sum(k),
+                                    (np.zeros(under.sum()), trace / n[under]), args=(n[under],))
+        assert np.all(res.success)
+        kappa0[under] = res.x
+    out = kappa0.copy()
+    pos = c > 0
+    if pos.any():
+        res = elementwise.find_root(lambda k, m, cc: k * ((m - d_plus) + resolvent_sum(k)) / m - cc,
+                                    (kappa0[pos], c[pos] + trace / n[pos]), args=(n[pos], c[pos]))
+        assert np.all(res.success)
+        out[pos] = res.x
+    return out.reshape(shape)
 
 
 def kappa_isotropic(y, c):

@@ -3,8 +3,10 @@
 Prints the time of ``fit_linear_denoiser`` and its ratio to one ``numpy.linalg.eigh``
 of a d x d symmetric matrix, measured in the same run (the fit needs one
 eigen-decomposition of the empirical covariance plus O(N d^2) to form it).
+``--tiny`` runs the same code at N = 64, d = 32 (a smoke test).
 """
 
+import sys
 import time
 
 import numpy as np
@@ -36,4 +38,4 @@ def main(N=4096, d=2048):
 
 
 if __name__ == "__main__":
-    main()
+    main(64, 32) if "--tiny" in sys.argv[1:] else main()

@@ -7,14 +7,18 @@
 3. For comparison, the usual road at d = 256, N = 128: Monte-Carlo sampling through
    the reverse chain, its time, and the accuracy of the covariance and of the KL it
    reaches, next to the exact road's time and accuracy (against a dense propagation
-   of the covariance through the T affine steps).
+   of the covariance through the T affine steps, ``lindiff_reference.dense_generated``).
+
+``--tiny`` runs the same code at sizes divided by 64 (a smoke test).
 """
 
+import sys
 import time
 
 import numpy as np
 
 import lindiff_core as ld
+import lindiff_reference as ref
 
 
 def timed(f):
@@ -29,22 +33,11 @@ def pipeline(X, sched, rho):
     return den, rho_N, ld.kl_divergence(rho_N, rho)
 
 
-def dense_generated_cov(den, sched):
-    d = den.d
-    S = np.eye(d)
-    for t in range(sched.T, 0, -1):
-        W, _ = den.weights(t)
-        k = sched.beta[t - 1] / np.sqrt(sched.one_minus_alpha_bar[t - 1])
-        A = (np.eye(d) - k * W) / np.sqrt(1 - sched.beta[t - 1])
-        S = A @ S @ A.T + sched.beta[t - 1] * np.eye(d)
-    return S
-
-
-def main():
+def main(scale=1):
     sched = ld.linear_schedule()
     rng = np.random.default_rng(0)
 
-    d, N = 4096, 8192
+    d, N = 4096 // scale, 8192 // scale
     rho = ld.power_law_gaussian(d, 1.0)
     X = rho.sample(N, rng)
     A = np.cov(X[:2 * d].T)
@@ -54,17 +47,17 @@ def main():
           f"one eigh of {d} x {d} = {t_eigh:.2f} s; ratio {t_pipe / t_eigh:.2f} "
           f"(KL/d = {kl / d:.4f}, d/(4N) = {d / (4 * N):.4f})")
 
-    d, N = 16384, 256
+    d, N = 16384 // scale, 256 // scale
     rho = ld.power_law_gaussian(d, 1.0)
     X = rho.sample(N, rng)
     (_, _, kl), t_pipe = timed(lambda: pipeline(X, sched, rho))
     print(f"[2] d = {d}, N = {N}: fit + exact rho_N + KL = {t_pipe:.2f} s (KL/d = {kl / d:.3f})")
 
-    d, N, n = 256, 128, 4000
+    d, N, n = 256 // scale, 128 // scale, 4000 // scale
     rho = ld.power_law_gaussian(d, 1.0, rng)
     X = rho.sample(N, rng)
     (den, rho_N, kl), t_exact = timed(lambda: pipeline(X, sched, rho))
-    S_dense, t_dense = timed(lambda: dense_generated_cov(den, sched))
+    (_, S_dense), t_dense = timed(lambda: ref.dense_generated(den, sched))
     U, t_mc = timed(lambda: ld.sample(den, sched, n, rng))
     S_exact = rho_N.cov
     err_exact = np.linalg.norm(S_exact - S_dense) / np.linalg.norm(S_dense)
@@ -79,4 +72,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(64) if "--tiny" in sys.argv[1:] else main()

@@ -2,10 +2,14 @@
 
     python scripts/chapters.py execute chapters/*.ipynb         # re-run in place (make outputs)
     python scripts/chapters.py figures --out figures chapters/*.ipynb   # (make figures)
+    python scripts/chapters.py code --out DIR intro.ipynb chapters/*.ipynb  # code cells as .py
 
 Each notebook runs in its own folder, like in the book build. ``figures`` writes
 every figure that carries a name in its cell metadata (``mystnb.figure.name``,
 the label the book uses) to ``OUT/<name>.png``; the notebooks are not modified.
+``code`` writes the code cells of each notebook, in order, to ``OUT/<stem>.py``
+(nothing is executed), so that tools made for modules (a duplicate finder, a
+linter) can read the chapters' code next to the core and the tests.
 """
 
 from __future__ import annotations
@@ -57,16 +61,28 @@ def figures(paths: list[Path], out: Path) -> None:
                 print(f"  wrote {target}")
 
 
+def code(paths: list[Path], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        cells = [c.source for c in nb.cells if c.cell_type == "code"]
+        target = out / f"{path.stem.replace('-', '_')}.py"
+        target.write_text("\n\n\n".join(cells) + "\n")
+        print(f"wrote {target}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["execute", "figures"])
+    parser.add_argument("command", choices=["execute", "figures", "code"])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("figures"))
     args = parser.parse_args(argv)
     if args.command == "execute":
         execute(args.notebooks)
-    else:
+    elif args.command == "figures":
         figures(args.notebooks, args.out)
+    else:
+        code(args.notebooks, args.out)
     return 0
 
 

@@ -1,5 +1,7 @@
 """Chapter 1 foundations: the schedule, Gaussians in eigen form, power-law spectra."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import EPS, SCHED, assert_close, assert_passes
@@ -33,11 +35,39 @@ def test_schedule_matches_the_talk():
 
 
 def test_schedule_arrays_are_read_only():
-    with pytest.raises(ValueError):
-        SCHED.beta[0] = 0.5
+    for name in ["beta", "alpha_bar", "alpha_bar_prev", "one_minus_alpha_bar",
+                 "one_minus_alpha_bar_prev"]:
+        with pytest.raises(ValueError):
+            getattr(SCHED, name)[0] = 0.5
+
+
+def test_schedule_previous_step_arrays():
+    assert SCHED.alpha_bar_prev[0] == 1.0 and SCHED.one_minus_alpha_bar_prev[0] == 0.0
+    assert np.array_equal(SCHED.alpha_bar_prev[1:], SCHED.alpha_bar[:-1])
+    assert np.array_equal(SCHED.one_minus_alpha_bar_prev[1:], SCHED.one_minus_alpha_bar[:-1])
+    # 1 - abar_t without cancellation: exactly beta_1 at t = 1, and (1 - abar_{t-1})(1 - beta_t)
+    # + beta_t = 1 - abar_t to rounding at every step (T sums of positive terms: T EPS)
+    assert SCHED.one_minus_alpha_bar[0] == SCHED.beta[0]
+    rebuilt = SCHED.one_minus_alpha_bar_prev * (1 - SCHED.beta) + SCHED.beta
+    assert_close(rebuilt, SCHED.one_minus_alpha_bar, 100 * SCHED.T * EPS, "1 - abar_t")
 
 
 # --------------------------------------------------------------------------- Gaussians
+
+
+def test_gaussian_is_frozen_and_plus_isotropic_adds_to_every_variance():
+    rng = np.random.default_rng(3)
+    V, _ = np.linalg.qr(rng.standard_normal((6, 2)))
+    g = ld.Gaussian.from_eigen(rng.standard_normal(6), [2.0, 1.0], basis=V, rest=0.25)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.rest = 1.0
+    with pytest.raises(ValueError):
+        g.mean[0] = 1.0
+    h = g.plus_isotropic(0.5)
+    assert_close(h.cov, g.cov + 0.5 * np.eye(6), 10 * EPS, "cov + c Id", scale=3.0)
+    assert np.array_equal(h.mean, g.mean) and h.basis is g.basis
+    emp = ld.Gaussian.from_samples(rng.standard_normal((3, 6)))
+    assert emp.plus_isotropic(0.1).rest == 0.1 and emp.plus_isotropic(0.1).rank == 6
 
 
 @pytest.mark.parametrize("N,d", [(5, 8), (8, 8), (9, 8), (50, 6)])

@@ -121,3 +121,20 @@ def test_expected_kl_approaches_the_d_over_4N_law():
         exact = ld.expected_kl_empirical(d, N)
         assert abs(exact / (d * (d + 3) / (4 * N)) - 1) < 2 * d / N
         assert abs(ld.variance_kl_empirical(d, N) / (d * (d + 3) / (4 * N**2)) - 1) < 4 * d / N
+
+
+def test_exact_metrics_are_the_single_calls():
+    rng = np.random.default_rng(27)
+    rho = ld.power_law_gaussian(12, 1.0, rng)
+    X = rho.sample(6, rng)
+    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=1e-3)
+    m = ld.exact_metrics(den, SCHED, rho, X, sampler="ddpm", sigma="posterior")
+    gen = ld.generated_distribution(den, SCHED, sigma="posterior")
+    assert np.array_equal(m.train_loss, ld.train_loss(den, SCHED, X))
+    assert np.array_equal(m.test_loss, ld.test_loss(den, SCHED, rho))
+    assert m.kl == ld.kl_divergence(gen, rho) and m.kl_reverse == ld.kl_divergence(rho, gen)
+    assert m.missing_variance == ld.missing_variance(den, rho)
+    assert np.array_equal(m.generated.cov, gen.cov)
+    # the posterior sampler adds no noise at t = 1: rho_N is degenerate for N < d
+    assert np.isinf(ld.exact_metrics(ld.fit_linear_denoiser(X, SCHED), SCHED, rho, X,
+                                     sigma="posterior").kl)

@@ -100,3 +100,18 @@ def test_missing_variance():
     # the training set's own Gaussian has no variance off its span: O(EPS^2), not O(EPS)
     assert_close(ld.missing_variance(den, emp), 0.0, 1e-20, "no variance off the span",
                  scale=np.trace(emp.cov))
+
+
+def test_null_mass_is_variance_plus_mean_off_the_span():
+    rng = np.random.default_rng(16)
+    d, N = 10, 4
+    rho = ld.power_law_gaussian(d, 1.0, rng)
+    den = ld.fit_linear_denoiser(rho.sample(N, rng), SCHED)
+    P = np.eye(d) - den.basis @ den.basis.T
+    delta = P @ (rho.mean - den.mean)
+    # dense products of O(d) numbers: d EPS; 1e-13 leaves 100x
+    assert_close(ld.null_mass(den, rho), np.trace(P @ rho.cov @ P) + delta @ delta, 1e-13,
+                 "Tr Sigma P_null + |P_null (mu - mu_0)|^2")
+    assert ld.null_mass(den, rho) > ld.missing_variance(den, rho)
+    full = ld.fit_linear_denoiser(rho.sample(50, rng), SCHED)
+    assert ld.null_mass(full, rho) == 0.0
