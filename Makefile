@@ -13,7 +13,7 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NOTEBOOKS := intro.ipynb $(CHAPTERS)
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
-.PHONY: help setup book build test test-core test-notebooks test-browser outputs figures bench margins freeze clean
+.PHONY: help setup book build test lint test-core test-notebooks test-browser outputs figures bench margins freeze clean
 
 # One BLAS thread per process everywhere: the tests and nbval run two processes on two cores,
 # and the outputs are regenerated under the same conditions nbval checks them in.
@@ -21,7 +21,8 @@ ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 help:
 	@echo "make book    build the HTML book (sets up .venv and the web assets first)"
-	@echo "make test    run every check: core tests, nbval, strict build, browser"
+	@echo "make test    run every check: lint, core tests, nbval, strict build, browser"
+	@echo "make lint    ruff: lint and formatting of the code and the notebooks"
 	@echo "make figures write every figure of the book to figures/"
 	@echo "make outputs re-execute the chapters in place (review the diff, then commit)"
 	@echo "make bench   run the benchmark scripts (they print measured ratios)"
@@ -53,9 +54,21 @@ book: setup
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/$(BOOK)"
 
-test: setup test-core test-notebooks book test-browser
+# The steps run one after the other even under `make -j` (the strict build removes _build,
+# which the browser check reads); each step may use both cores itself.
+test: setup
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-core
+	$(MAKE) --no-print-directory test-notebooks
+	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory test-browser
 	@echo
 	@echo "All checks passed."
+
+# One style for the core, the tests, the scripts and the notebooks: ruff, line length 88.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-core: setup
 	$(ONE_THREAD) $(BIN)/python -m pytest tests -m "not browser" -q -n 2
@@ -82,8 +95,16 @@ bench: setup
 margins: setup
 	$(BIN)/python scripts/margins.py
 
-freeze: setup
-	$(BIN)/python -m pip freeze --exclude-editable
+# requirements.txt from requirements.in: the newest versions that satisfy the top level,
+# installed into a fresh environment and frozen (review the diff, then commit both files).
+freeze:
+	rm -rf .venv-freeze
+	$(PYTHON) -m venv .venv-freeze
+	.venv-freeze/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.in
+	{ sed -n '1,2p' requirements.txt; \
+	  .venv-freeze/bin/python -m pip freeze --exclude-editable; } > requirements.txt.new
+	mv requirements.txt.new requirements.txt
+	rm -rf .venv-freeze
 
 clean:
 	rm -rf _build figures .pytest_cache

@@ -1,4 +1,5 @@
-"""The book's verification checks, as functions that a chapter calls and a test can feed.
+"""The book's verification checks, as functions that a chapter calls and a test can
+feed.
 
 Every check returns a :class:`Check`: the measured value, the limit it must not exceed,
 and what kind of comparison it is.
@@ -78,8 +79,10 @@ class Check:
         if self.kind == "rounding":
             text = f"{self.name}: error {self.value:.1e} <= {self.limit:.0e}"
         else:
-            text = (f"{self.name}: statistic {self.value:.4g} <= {self.limit:.4g} "
-                    f"(false-alarm rate {self.false_alarm:.0e})")
+            text = (
+                f"{self.name}: statistic {self.value:.4g} <= {self.limit:.4g} "
+                f"(false-alarm rate {self.false_alarm:.0e})"
+            )
         return f"{text}, {verdict}" + (f"; {self.detail}" if self.detail else "")
 
 
@@ -89,7 +92,8 @@ class Check:
 
 
 def close(actual, expected, rtol: float, name: str = "values", scale=None) -> Check:
-    """``max |actual - expected| / scale <= rtol``, ``scale = max |expected|`` by default.
+    """``max |actual - expected| / scale <= rtol``, ``scale = max |expected|`` by
+    default.
 
     A normwise relative error: entries much smaller than the largest are compared at
     the precision of the largest, which is what rounding delivers. Equal infinities
@@ -116,28 +120,44 @@ def close(actual, expected, rtol: float, name: str = "values", scale=None) -> Ch
 
 
 def z_scores(z, name: str = "z-scores", false_alarm: float = FALSE_ALARM) -> Check:
-    """``sum z_i^2`` of ``m`` independent, approximately standard normal ``z_i`` against ``chi^2_m``.
+    """``sum z_i^2`` of ``m`` independent, approximately standard normal ``z_i`` against
+    ``chi^2_m``.
 
     The sum of squares sees a small error that shifts every ``z`` as well as one large
     error; for independent estimates it is ``chi^2`` with ``m`` degrees of freedom.
     """
     z = np.asarray(z, dtype=float).ravel()
-    return Check(name, float(np.sum(z**2)), float(stats.chi2.isf(false_alarm, z.size)),
-                 "statistical", false_alarm, f"{z.size} z-scores, max |z| = {np.max(np.abs(z)):.2f}")
+    return Check(
+        name,
+        float(np.sum(z**2)),
+        float(stats.chi2.isf(false_alarm, z.size)),
+        "statistical",
+        false_alarm,
+        f"{z.size} z-scores, max |z| = {np.max(np.abs(z)):.2f}",
+    )
 
 
-def mean_equals(values, expected: float, sd: float | None = None, name: str = "mean",
-                false_alarm: float = FALSE_ALARM, claim: str = "equal") -> Check:
-    """Test that independent ``values`` have mean ``expected`` (or at least, or at most, it).
+def mean_equals(
+    values,
+    expected: float,
+    sd: float | None = None,
+    name: str = "mean",
+    false_alarm: float = FALSE_ALARM,
+    claim: str = "equal",
+) -> Check:
+    """Test that independent ``values`` have mean ``expected`` (or at least, or at most,
+    it).
 
     With the exact standard deviation ``sd`` of one value, ``z = (mean - expected)
-    sqrt(n) / sd`` is compared with the normal quantile; without it, the sample
-    standard deviation (``ddof = 1``) and Student's ``t`` with ``n - 1`` degrees of freedom.
+    sqrt(n) / sd`` is compared with the normal quantile; without it, the sample standard
+    deviation (``ddof = 1``) and Student's ``t`` with ``n - 1`` degrees of freedom.
     ``claim``: ``"equal"`` (two-sided), ``"at least"`` (fails only when the mean is
     significantly below ``expected``) or ``"at most"``.
     """
     if claim not in ("equal", "at least", "at most"):
-        raise ValueError(f"claim: expected 'equal', 'at least' or 'at most', got {claim!r}")
+        raise ValueError(
+            f"claim: expected 'equal', 'at least' or 'at most', got {claim!r}"
+        )
     v = np.asarray(values, dtype=float).ravel()
     n = v.size
     rate = false_alarm / 2 if claim == "equal" else false_alarm
@@ -149,18 +169,27 @@ def mean_equals(values, expected: float, sd: float | None = None, name: str = "m
         q = stats.norm.isf(rate)
     z = (v.mean() - expected) / se
     value = {"equal": abs(z), "at least": -z, "at most": z}[claim]
-    return Check(name, float(value), float(q), "statistical", false_alarm,
-                 f"mean {v.mean():.5g} vs {expected:.5g} +- {se:.2g} (n = {n})")
+    return Check(
+        name,
+        float(value),
+        float(q),
+        "statistical",
+        false_alarm,
+        f"mean {v.mean():.5g} vs {expected:.5g} +- {se:.2g} (n = {n})",
+    )
 
 
 def z_of_mean(values, expected: float, sd: float) -> float:
-    """``(mean - expected) sqrt(n) / sd`` for ``n`` independent ``values`` of exact standard deviation ``sd``."""
+    """``(mean - expected) sqrt(n) / sd`` for ``n`` independent ``values`` of exact
+    standard deviation ``sd``.
+    """
     v = np.asarray(values, dtype=float).ravel()
     return float((v.mean() - expected) * np.sqrt(v.size) / sd)
 
 
-def chi2_two_sided(statistic: float, df: int, name: str = "chi^2",
-                   false_alarm: float = FALSE_ALARM) -> Check:
+def chi2_two_sided(
+    statistic: float, df: int, name: str = "chi^2", false_alarm: float = FALSE_ALARM
+) -> Check:
     """Two-sided test that ``statistic`` is ``chi^2`` with ``df`` degrees of freedom.
 
     The statistic is mapped to a standard normal ``z`` through its exact ``chi^2``
@@ -170,16 +199,23 @@ def chi2_two_sided(statistic: float, df: int, name: str = "chi^2",
     lower = stats.chi2.cdf(statistic, df)
     upper = stats.chi2.sf(statistic, df)
     z = stats.norm.isf(upper) if upper < lower else stats.norm.ppf(lower)
-    return Check(name, float(abs(z)), float(stats.norm.isf(false_alarm / 2)), "statistical",
-                 false_alarm, f"{statistic:.6g} against chi^2 with {df} degrees of freedom")
+    return Check(
+        name,
+        float(abs(z)),
+        float(stats.norm.isf(false_alarm / 2)),
+        "statistical",
+        false_alarm,
+        f"{statistic:.6g} against chi^2 with {df} degrees of freedom",
+    )
 
 
 def likelihood_ratio(Y) -> float:
-    """``n [tr S + |m|^2 - d - ln det S]`` for samples ``Y`` (n, d) claimed to be ``N(0, Id)``.
+    """``n [tr S + |m|^2 - d - ln det S]`` for samples ``Y`` (n, d) claimed to be ``N(0,
+    Id)``.
 
     ``m`` and ``S`` are the sample mean and the covariance with divisor ``n``. This is
-    the likelihood-ratio statistic of ``(mean, cov) = (0, Id)`` against any Gaussian, and
-    ``2 n KL(N(m, S) || N(0, Id))``.
+    the likelihood-ratio statistic of ``(mean, cov) = (0, Id)`` against any Gaussian,
+    and ``2 n KL(N(m, S) || N(0, Id))``.
     """
     Y = np.asarray(Y, dtype=float)
     n, d = Y.shape
@@ -192,21 +228,26 @@ def likelihood_ratio(Y) -> float:
 
 
 def likelihood_ratio_moments(d: int, n: int) -> tuple[float, float]:
-    """Exact mean and variance of :func:`likelihood_ratio` for ``n`` samples of ``N(0, Id_d)``.
+    """Exact mean and variance of :func:`likelihood_ratio` for ``n`` samples of ``N(0,
+    Id_d)``.
 
     The statistic is ``2n KL`` of the empirical Gaussian of ``n`` points, so chapter 4's
     Wishart results give it exactly: mean ``2n E KL``, variance ``4n^2 Var KL``.
     """
-    return 2 * n * ld.expected_kl_empirical(d, n), 4 * n**2 * ld.variance_kl_empirical(d, n)
+    return 2 * n * ld.expected_kl_empirical(d, n), 4 * n**2 * ld.variance_kl_empirical(
+        d, n
+    )
 
 
-def likelihood_ratio_threshold(d: int, n: int, false_alarm: float = FALSE_ALARM) -> float:
+def likelihood_ratio_threshold(
+    d: int, n: int, false_alarm: float = FALSE_ALARM
+) -> float:
     """Upper ``false_alarm`` quantile of :func:`likelihood_ratio` under the claim.
 
     The statistic is a sum of about ``d(d+3)/2`` independent ``chi^2``-like terms; it is
-    approximated by ``a chi^2_nu`` with the exact mean and variance (``a = var/(2 mean)``,
-    ``nu = 2 mean^2/var``). ``tests/test_checks.py`` simulates the exact distribution
-    (Bartlett decomposition) and confirms the tail rate.
+    approximated by ``a chi^2_nu`` with the exact mean and variance (``a = var/(2
+    mean)``, ``nu = 2 mean^2/var``). ``tests/test_checks.py`` simulates the exact
+    distribution (Bartlett decomposition) and confirms the tail rate.
     """
     mean, var = likelihood_ratio_moments(d, n)
     a, nu = var / (2 * mean), 2 * mean**2 / var
@@ -214,12 +255,19 @@ def likelihood_ratio_threshold(d: int, n: int, false_alarm: float = FALSE_ALARM)
 
 
 def _complement(V, d):
-    """An orthonormal basis (d, d - r) of the complement of the orthonormal columns of ``V``."""
+    """An orthonormal basis (d, d - r) of the complement of the orthonormal columns of
+    ``V``.
+    """
     return null_space(V.T) if V.shape[1] else np.eye(d)
 
 
-def gaussian_samples(U, claimed: ld.Gaussian, name: str = "samples",
-                     false_alarm: float = FALSE_ALARM, support_rtol: float = 1e-10) -> Check:
+def gaussian_samples(
+    U,
+    claimed: ld.Gaussian,
+    name: str = "samples",
+    false_alarm: float = FALSE_ALARM,
+    support_rtol: float = 1e-10,
+) -> Check:
     """Do the rows of ``U`` come from ``claimed``? Whitened likelihood-ratio test.
 
     The samples are whitened by the claimed covariance (in its eigen form) and their
@@ -238,7 +286,9 @@ def gaussian_samples(U, claimed: ld.Gaussian, name: str = "samples",
     else:
         comp = _complement(claimed.basis, d)
         basis = np.column_stack([claimed.basis, comp])
-        var = np.concatenate([claimed.eigenvalues, np.full(comp.shape[1], claimed.rest)])
+        var = np.concatenate(
+            [claimed.eigenvalues, np.full(comp.shape[1], claimed.rest)]
+        )
     coords = Y @ basis
     on = var > 0
     off = 0.0
@@ -252,18 +302,23 @@ def gaussian_samples(U, claimed: ld.Gaussian, name: str = "samples",
         stat = float("inf")
         detail += f"; off the support by {off:.1e} (relative) > {support_rtol:.0e}"
     elif not np.all(on):
-        detail += f"; {np.count_nonzero(~on)} directions of zero variance, off by {off:.1e}"
+        detail += (
+            f"; {np.count_nonzero(~on)} directions of zero variance, off by {off:.1e}"
+        )
     return Check(name, stat, limit, "statistical", false_alarm, detail)
 
 
 # ---------------------------------------------------------------------------
-# The chapters' Monte-Carlo experiments, written so that a test can feed them a wrong answer
+# The chapters' Monte-Carlo experiments, written so that a test can feed them a wrong
+# answer
 # ---------------------------------------------------------------------------
 
 
-def least_squares_denoiser(X, sched, steps, weights, M: int, rng,
-                           false_alarm: float = FALSE_ALARM) -> tuple[Check, Check]:
-    """Chapter 1: ordinary least squares of ``eps`` on ``(x_t, 1)`` against the claimed ``(W_t, b_t)``.
+def least_squares_denoiser(
+    X, sched, steps, weights, M: int, rng, false_alarm: float = FALSE_ALARM
+) -> tuple[Check, Check]:
+    """Chapter 1: ordinary least squares of ``eps`` on ``(x_t, 1)`` against the claimed
+    ``(W_t, b_t)``.
 
     At each step ``t`` in ``steps``, ``M`` pairs ``(x_t, eps)`` are drawn as in training
     and ``eps`` is regressed on ``(x_t, 1)``; ``weights(t)`` returns the claimed
@@ -276,8 +331,9 @@ def least_squares_denoiser(X, sched, steps, weights, M: int, rng,
       design matrix ``Z`` of condition number ``cond(Z)``), a rounding check;
     * along the ``r`` other directions the estimate is asymptotically normal around the
       claim with the heteroscedasticity-robust (sandwich) covariance, and the Wald
-      statistic, summed over the steps, is ``chi^2`` with ``r (d + 1)`` degrees of freedom
-      per step (a statistical check; the tests measure its spread by simulation).
+      statistic, summed over the steps, is ``chi^2`` with ``r (d + 1)`` degrees of
+      freedom per step (a statistical check; the tests measure its spread by
+      simulation).
 
     Returns ``(statistical, rounding)`` checks.
     """
@@ -299,7 +355,9 @@ def least_squares_denoiser(X, sched, steps, weights, M: int, rng,
         exact = np.vstack([W.T, b]) @ B
         if r < d:
             bound = M * np.linalg.cond(Z) * _EPS
-            err = np.max(np.abs(coef[:, r:] - exact[:, r:])) / np.max(np.abs(exact[:, r:]))
+            err = np.max(np.abs(coef[:, r:] - exact[:, r:])) / np.max(
+                np.abs(exact[:, r:])
+            )
             worst = max(worst, err / bound)
         res = Y[:, :r] - Z @ coef[:, :r]
         G_inv = np.linalg.inv(Z.T @ Z)
@@ -310,17 +368,29 @@ def least_squares_denoiser(X, sched, steps, weights, M: int, rng,
         wald += float(delta @ np.linalg.solve(cov, delta))
         df += delta.size
     # Allow for a variance of the Wald statistic up to 20% above the chi^2 value (the
-    # tests measure a few percent at these sizes): the quantile is taken at false_alarm / 10.
-    statistical = Check("least squares vs closed form (Wald)", wald,
-                        float(stats.chi2.isf(false_alarm / 10, df)), "statistical", false_alarm,
-                        f"{df} coefficients over {len(steps)} steps")
-    rounding = Check("null directions: exact fit", worst, 1.0, "rounding",
-                     detail="error in units of M cond(Z) eps")
+    # tests measure a few percent at these sizes): the quantile is taken at false_alarm
+    # / 10.
+    statistical = Check(
+        "least squares vs closed form (Wald)",
+        wald,
+        float(stats.chi2.isf(false_alarm / 10, df)),
+        "statistical",
+        false_alarm,
+        f"{df} coefficients over {len(steps)} steps",
+    )
+    rounding = Check(
+        "null directions: exact fit",
+        worst,
+        1.0,
+        "rounding",
+        detail="error in units of M cond(Z) eps",
+    )
     return statistical, rounding
 
 
 def loss_z_scores(den, sched, rho, steps, losses, M: int, rng) -> np.ndarray:
-    """Chapter 3: ``z`` of the Monte-Carlo test loss against the claimed per-step ``losses``.
+    """Chapter 3: ``z`` of the Monte-Carlo test loss against the claimed per-step
+    ``losses``.
 
     At each step, ``M`` fresh ``x_0 ~ rho`` and noises; ``z = (mean error - L_t) / SE``
     with the sample standard error. Independent across steps.
@@ -330,18 +400,22 @@ def loss_z_scores(den, sched, rho, steps, losses, M: int, rng) -> np.ndarray:
     for t in steps:
         a = sched.alpha_bar[t - 1]
         x0, eps = rho.sample(M, rng), rng.standard_normal((M, d))
-        err = np.sum((eps - den.apply(np.sqrt(a) * x0 + np.sqrt(1 - a) * eps, t)) ** 2, axis=1)
+        err = np.sum(
+            (eps - den.apply(np.sqrt(a) * x0 + np.sqrt(1 - a) * eps, t)) ** 2, axis=1
+        )
         z.append((err.mean() - losses[t - 1]) / (err.std(ddof=1) / np.sqrt(M)))
     return np.array(z)
 
 
 def kl_z_score(p: ld.Gaussian, q: ld.Gaussian, kl: float, M: int, rng) -> float:
-    """Chapter 4: ``z`` of the Monte-Carlo estimate ``mean ln p(x)/q(x)``, ``x ~ p``, against ``kl``.
+    """Chapter 4: ``z`` of the Monte-Carlo estimate ``mean ln p(x)/q(x)``, ``x ~ p``,
+    against ``kl``.
 
     The log-densities are evaluated with ``scipy.stats.multivariate_normal`` from the
     dense covariances, independently of the core's eigen-form formula.
     """
     x = p.sample(M, rng)
-    diff = (stats.multivariate_normal(p.mean, p.cov).logpdf(x)
-            - stats.multivariate_normal(q.mean, q.cov).logpdf(x))
+    diff = stats.multivariate_normal(p.mean, p.cov).logpdf(
+        x
+    ) - stats.multivariate_normal(q.mean, q.cov).logpdf(x)
     return float((diff.mean() - kl) / (diff.std(ddof=1) / np.sqrt(M)))

@@ -54,6 +54,7 @@ __all__ = [
     "generated_limit",
     "Metrics",
     "exact_metrics",
+    "trial",
     "expected_kl_empirical",
     "variance_kl_empirical",
     # chapters 5 and 6
@@ -70,15 +71,19 @@ __all__ = [
 _EPS = np.finfo(float).eps
 
 
-def _tolerance(scale: float, n: int = 1) -> float:
-    """What counts as zero next to numbers of size ``scale`` after ``n``-term sums or decompositions.
+def _rounding(scale: float, n: int = 1) -> float:
+    """The rounding level ``n eps scale`` of an ``n``-term sum or an eigen-decomposition
+    of numbers of size ``scale`` (numpy's ``matrix_rank`` rule): the rank cut-off of
+    an empirical covariance, whose smallest resolved eigenvalues lie just above it."""
+    return n * _EPS * scale
 
-    ``1000 n eps scale``: the rounding of an eigen-decomposition or a sum of ``n`` terms is
-    ``O(n eps scale)`` (numpy's ``matrix_rank`` rule), with a factor 1000 of margin, as
-    ``scipy.stats``' ``_eigvalsh_to_eps`` leaves ``1e6 eps``. The one rule for rank
-    cut-offs, symmetry and orthonormality checks and the rounding floor of a KL.
-    """
-    return 1e3 * n * _EPS * scale
+
+def _tolerance(scale: float, n: int = 1) -> float:
+    """What a check of its input accepts as zero: ``1000`` times :func:`_rounding`, the
+    margin ``scipy.stats``' ``_eigvalsh_to_eps`` leaves too (``1e6 eps``). The one
+    rule for the symmetry, semi-definiteness and orthonormality checks, the support
+    of a degenerate Gaussian and the rounding floor of a KL."""
+    return 1e3 * _rounding(scale, n)
 
 
 # ---------------------------------------------------------------------------
@@ -99,7 +104,9 @@ def _array(name: str, x, ndim: int | None = None) -> np.ndarray:
     try:
         a = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a numeric array, got {_describe(x)}") from None
+        raise ValueError(
+            f"{name}: expected a numeric array, got {_describe(x)}"
+        ) from None
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
     if not np.all(np.isfinite(a)):
@@ -107,8 +114,16 @@ def _array(name: str, x, ndim: int | None = None) -> np.ndarray:
     return a
 
 
-def _real(name: str, x, *, low=None, high=None, low_open=False, high_open=False,
-          allow_inf=False) -> float:
+def _real(
+    name: str,
+    x,
+    *,
+    low=None,
+    high=None,
+    low_open=False,
+    high_open=False,
+    allow_inf=False,
+) -> float:
     """Return ``x`` as a float in the stated range."""
     if isinstance(x, bool) or not isinstance(x, (Real, np.floating, np.integer)):
         raise ValueError(f"{name}: expected a real number, got {_describe(x)}")
@@ -134,12 +149,16 @@ def _integer(name: str, x, *, low: int) -> int:
 
 def _eigenvalues(name: str, lam: np.ndarray) -> np.ndarray:
     if np.any(lam < 0):
-        raise ValueError(f"{name}: expected eigenvalues >= 0, got minimum {lam.min():.3g}")
+        raise ValueError(
+            f"{name}: expected eigenvalues >= 0, got minimum {lam.min():.3g}"
+        )
     return lam
 
 
 def _train_time(x) -> float | None:
-    """``train_time``: ``None`` or ``inf`` (trained to convergence, returned as ``None``) or ``>= 0``."""
+    """``train_time``: ``None`` or ``inf`` (trained to convergence, returned as
+    ``None``) or ``>= 0``.
+    """
     if x is None:
         return None
     x = _real("train_time", x, low=0.0, allow_inf=True)
@@ -149,7 +168,8 @@ def _train_time(x) -> float | None:
 def _generator(name: str, rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(
-            f"{name}: expected a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
+            f"{name}: expected a numpy.random.Generator "
+            "(e.g. numpy.random.default_rng(0)), "
             f"got {_describe(rng)}"
         )
     return rng
@@ -176,7 +196,9 @@ class Schedule:
     def __post_init__(self):
         beta = _array("beta", self.beta, ndim=1)
         if beta.size < 1:
-            raise ValueError("beta: expected at least one time step, got an empty array")
+            raise ValueError(
+                "beta: expected at least one time step, got an empty array"
+            )
         if np.any(beta <= 0) or np.any(beta >= 1):
             raise ValueError(
                 f"beta: expected 0 < beta_t < 1 for every t, got values in "
@@ -186,8 +208,10 @@ class Schedule:
         beta.setflags(write=False)
         object.__setattr__(self, "beta", beta)
         abar = np.cumprod(1.0 - beta)
-        # 1 - abar_t by the cancellation-free recursion 1 - abar_t = (1 - abar_{t-1}) + abar_{t-1} beta_t:
-        # it is accurate to rounding at every t and exactly beta_1 at t = 1, as in exact arithmetic.
+        # 1 - abar_t by the cancellation-free recursion 1 - abar_t = (1 - abar_{t-1}) +
+        # abar_{t-1} beta_t:
+        # it is accurate to rounding at every t and exactly beta_1 at t = 1, as in exact
+        # arithmetic.
         abar_prev = np.concatenate([[1.0], abar[:-1]])
         one_minus = np.cumsum(abar_prev * beta)
         one_minus_prev = np.concatenate([[0.0], one_minus[:-1]])
@@ -227,24 +251,34 @@ class Schedule:
         return isinstance(other, Schedule) and np.array_equal(self.beta, other.beta)
 
 
-def linear_schedule(T: int = 1000, beta_min: float = 1e-4, beta_max: float = 1e-2) -> Schedule:
+def linear_schedule(
+    T: int = 1000, beta_min: float = 1e-4, beta_max: float = 1e-2
+) -> Schedule:
     """``beta_t = (beta_max - beta_min) t / T + beta_min`` for ``t = 1..T`` (chapter 1).
 
     This is the talk's schedule taken literally, so ``beta_1 = beta_min + (beta_max -
     beta_min) / T`` (1.099e-4 by default) and ``beta_T = beta_max``.
     """
     T = _integer("T", T, low=1)
-    beta_min = _real("beta_min", beta_min, low=0.0, high=1.0, low_open=True, high_open=True)
-    beta_max = _real("beta_max", beta_max, low=0.0, high=1.0, low_open=True, high_open=True)
+    beta_min = _real(
+        "beta_min", beta_min, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    beta_max = _real(
+        "beta_max", beta_max, low=0.0, high=1.0, low_open=True, high_open=True
+    )
     if beta_max < beta_min:
-        raise ValueError(f"beta_max: expected beta_max >= beta_min = {beta_min}, got {beta_max}")
+        raise ValueError(
+            f"beta_max: expected beta_max >= beta_min = {beta_min}, got {beta_max}"
+        )
     t = np.arange(1, T + 1)
     return Schedule((beta_max - beta_min) / T * t + beta_min)
 
 
 def _check_schedule(sched) -> Schedule:
     if not isinstance(sched, Schedule):
-        raise ValueError(f"sched: expected a Schedule (see linear_schedule), got {_describe(sched)}")
+        raise ValueError(
+            f"sched: expected a Schedule (see linear_schedule), got {_describe(sched)}"
+        )
     return sched
 
 
@@ -269,7 +303,8 @@ class _EigenForm:
 
 @dataclass(frozen=True, eq=False, init=False)
 class Gaussian(_EigenForm):
-    """``N(mean, cov)`` with ``cov = V diag(eigenvalues) V^T + rest (Id - V V^T)`` (chapter 1).
+    """``N(mean, cov)`` with ``cov = V diag(eigenvalues) V^T + rest (Id - V V^T)``
+    (chapter 1).
 
     ``V`` (``basis``, d x r) has orthonormal columns; ``basis=None`` stands for the
     standard basis (then r = d and the covariance is diagonal). The ``d - r``
@@ -291,14 +326,17 @@ class Gaussian(_EigenForm):
         cov = _array("cov", cov, ndim=2)
         d = mean.size
         if cov.shape != (d, d):
-            raise ValueError(f"cov: expected shape ({d}, {d}) to match mean, got {cov.shape}")
+            raise ValueError(
+                f"cov: expected shape ({d}, {d}) to match mean, got {cov.shape}"
+            )
         tol = _tolerance(max(np.abs(cov).max(), np.finfo(float).tiny), d)
         if np.abs(cov - cov.T).max() > tol:
             raise ValueError("cov: expected a symmetric matrix, got cov != cov.T")
         lam, V = np.linalg.eigh(0.5 * (cov + cov.T))
         if lam[0] < -tol:
             raise ValueError(
-                f"cov: expected a positive semi-definite matrix, got smallest eigenvalue {lam[0]:.3g}"
+                "cov: expected a positive semi-definite matrix, got smallest "
+                f"eigenvalue {lam[0]:.3g}"
             )
         order = np.argsort(lam)[::-1]
         self._set(mean, V[:, order], np.clip(lam[order], 0.0, None), 0.0)
@@ -321,7 +359,9 @@ class Gaussian(_EigenForm):
 
     @classmethod
     def from_eigen(cls, mean, eigenvalues, basis=None, rest=0.0) -> "Gaussian":
-        """``N(mean, V diag(eigenvalues) V^T + rest (Id - V V^T))``; ``basis=None`` means ``V = Id``."""
+        """``N(mean, V diag(eigenvalues) V^T + rest (Id - V V^T))``; ``basis=None``
+        means ``V = Id``.
+        """
         mean = _array("mean", mean, ndim=1)
         d = mean.size
         lam = _array("eigenvalues", eigenvalues, ndim=1)
@@ -330,7 +370,8 @@ class Gaussian(_EigenForm):
         if basis is None:
             if lam.size != d:
                 raise ValueError(
-                    f"eigenvalues: with basis=None expected {d} values (one per coordinate), got {lam.size}"
+                    f"eigenvalues: with basis=None expected {d} values (one per "
+                    f"coordinate), got {lam.size}"
                 )
         else:
             basis = _array("basis", basis, ndim=2)
@@ -341,12 +382,15 @@ class Gaussian(_EigenForm):
                 )
             gram = basis.T @ basis
             if lam.size and np.abs(gram - np.eye(lam.size)).max() > _tolerance(1.0, d):
-                raise ValueError("basis: expected orthonormal columns, got basis.T @ basis != Id")
+                raise ValueError(
+                    "basis: expected orthonormal columns, got basis.T @ basis != Id"
+                )
         return cls._make(mean, basis, lam, rest)
 
     @classmethod
     def from_samples(cls, X) -> "Gaussian":
-        """``N(mu_0, Sigma_0)``: the empirical mean and covariance ``(1/N) sum (x - mu_0)(x - mu_0)^T``.
+        """``N(mu_0, Sigma_0)``: the empirical mean and covariance ``(1/N) sum (x -
+        mu_0)(x - mu_0)^T``.
 
         Only the ``r <= min(d, N - 1)`` directions of non-zero variance are stored
         (eigenvalues below ``max(N, d) * eps * lambda_max`` count as zero); the
@@ -366,6 +410,11 @@ class Gaussian(_EigenForm):
         """All d eigenvalues of the covariance, in decreasing order."""
         lam = np.concatenate([self.eigenvalues, np.full(self.d - self.r, self.rest)])
         return np.sort(lam)[::-1]
+
+    @property
+    def trace(self) -> float:
+        """``Tr cov``: the total variance."""
+        return float(self.eigenvalues.sum() + (self.d - self.r) * self.rest)
 
     @property
     def rank(self) -> int:
@@ -401,7 +450,9 @@ class Gaussian(_EigenForm):
         z = rng.standard_normal((n, self.d))
         if self.basis is None:
             return self.mean + z * np.sqrt(self.eigenvalues)
-        if not self.has_rest:  # a full basis: the coordinates in it are standard normal too
+        if (
+            not self.has_rest
+        ):  # a full basis: the coordinates in it are standard normal too
             return self.mean + (z * np.sqrt(self.eigenvalues)) @ self.basis.T
         coef = z @ self.basis
         out = z * np.sqrt(self.rest)
@@ -409,10 +460,13 @@ class Gaussian(_EigenForm):
         return self.mean + out
 
     def plus_isotropic(self, c) -> "Gaussian":
-        """``N(mean, cov + c Id)``: every variance raised by ``c >= 0`` (e.g. the surrogate
-        ``N(mu_0, Sigma_0 + c Id)`` of chapters 4 to 6). Same basis; cost O(r)."""
+        """``N(mean, cov + c Id)``: every variance raised by ``c >= 0`` (e.g. the
+        surrogate ``N(mu_0, Sigma_0 + c Id)`` of chapters 4 to 6). Same basis; cost
+        O(r)."""
         c = _real("c", c, low=0.0)
-        return Gaussian._make(self.mean, self.basis, self.eigenvalues + c, self.rest + c)
+        return Gaussian._make(
+            self.mean, self.basis, self.eigenvalues + c, self.rest + c
+        )
 
     def __repr__(self) -> str:
         basis = "standard" if self.basis is None else f"{self.r} vectors"
@@ -435,7 +489,7 @@ def _empirical_eigen(X):
     else:
         lam, V = np.linalg.eigh(Xc.T @ Xc / N)
         lam, V = lam[::-1], V[:, ::-1]
-    keep = lam > _tolerance(max(lam[0], 0.0), max(N, d))
+    keep = lam > _rounding(max(lam[0], 0.0), max(N, d))
     return mean, np.ascontiguousarray(V[:, keep]), lam[keep]
 
 
@@ -446,7 +500,9 @@ def _check_gaussian(name: str, g) -> Gaussian:
 
 
 def _overlap(Va, Vb, d: int) -> np.ndarray:
-    """``M = V_a^T V_b`` (r_a x r_b) for bases in dimension ``d``; ``None`` stands for the identity."""
+    """``M = V_a^T V_b`` (r_a x r_b) for bases in dimension ``d``; ``None`` stands for
+    the identity.
+    """
     if Va is None and Vb is None:
         return np.eye(d)
     if Va is None:
@@ -466,7 +522,8 @@ def _variance_along(g: Gaussian, basis) -> np.ndarray:
 
 
 def _variance_outside(g: Gaussian, basis, along=None) -> float:
-    """``Tr(P cov_g P)`` with ``P = Id - V V^T`` the projector off the columns of ``basis``.
+    """``Tr(P cov_g P)`` with ``P = Id - V V^T`` the projector off the columns of
+    ``basis``.
 
     For a Gaussian stored with its own basis ``U``, the projections ``P u_i`` are formed
     explicitly, so a Gaussian that lies in the span of ``V`` gets ``O(eps^2)``, not the
@@ -480,14 +537,15 @@ def _variance_outside(g: Gaussian, basis, along=None) -> float:
     if r == d:
         return 0.0
     if r == 0:
-        return float(g.eigenvalues.sum() + (d - g.r) * g.rest)
+        return g.trace
     if g.basis is None:
         if along is None:
             along = _variance_along(g, basis)
-        return float(max(g.eigenvalues.sum() - along.sum(), 0.0))
+        return float(max(g.trace - along.sum(), 0.0))
     outside = g.basis - basis @ (basis.T @ g.basis)  # P u_i, column by column
     p2 = np.einsum("ij,ij->j", outside, outside)  # ||P u_i||^2
-    # Tr P (U diag(l) U^T + rest (Id - U U^T)) P = sum_i (l_i - rest) ||P u_i||^2 + rest (d - r)
+    # Tr P (U diag(l) U^T + rest (Id - U U^T)) P = sum_i (l_i - rest) ||P u_i||^2 + rest
+    # (d - r)
     return float(max((g.eigenvalues - g.rest) @ p2 + g.rest * (d - r), 0.0))
 
 
@@ -497,15 +555,20 @@ def _variance_outside(g: Gaussian, basis, along=None) -> float:
 
 
 def power_law_spectrum(d: int, k: float) -> np.ndarray:
-    """``lambda_nu = A nu^-k`` for ``nu = 1..d`` with ``A`` fixed by ``Tr Sigma = sum lambda_nu = d``."""
+    """``lambda_nu = A nu^-k`` for ``nu = 1..d`` with ``A`` fixed by ``Tr Sigma = sum
+    lambda_nu = d``.
+    """
     d = _integer("d", d, low=1)
     k = _real("k", k, low=0.0)
     lam = np.arange(1, d + 1, dtype=float) ** (-k)
     return lam * (d / lam.sum())
 
 
-def power_law_gaussian(d: int, k: float, rng: np.random.Generator | None = None) -> Gaussian:
-    """``rho = N(mu, Sigma)`` with eigenvalues ``lambda_nu = A nu^-k`` and ``Tr Sigma = d``.
+def power_law_gaussian(
+    d: int, k: float, rng: np.random.Generator | None = None
+) -> Gaussian:
+    """``rho = N(mu, Sigma)`` with eigenvalues ``lambda_nu = A nu^-k`` and ``Tr Sigma =
+    d``.
 
     With ``rng=None`` the mean is 0 and the eigenbasis is the standard basis.
     With a generator, ``mu ~ N(0, Id)`` and the eigenbasis is a uniformly random
@@ -530,14 +593,14 @@ def power_law_gaussian(d: int, k: float, rng: np.random.Generator | None = None)
 class LinearDenoiser(_EigenForm):
     """``eps_theta(x, t) = W_t (x - sqrt(abar_t) mu_0)`` with ``W_t`` in eigen form.
 
-    ``W_t = V diag(gains[t-1]) V^T + null_gain[t-1] (Id - V V^T)`` and
-    ``b_t = -sqrt(abar_t) W_t mu_0``. ``V`` (d x r) is the eigenbasis of the
-    training covariance ``Sigma_0`` with eigenvalues ``eigenvalues`` (r,); the
-    ``d - r`` directions orthogonal to ``V`` are the null directions of
-    ``Sigma_0``. ``residuals`` and ``null_residual`` are ``1 - sqrt(1 - abar_t) w_t``,
-    the eigenvalues of ``Id - sqrt(1 - abar_t) W_t``, computed without cancellation (they
-    vanish exactly where they should, e.g. along a null direction at t = 1); the losses
-    and the generated law read them. No d x d array is stored.
+    ``W_t = V diag(gains[t-1]) V^T + null_gain[t-1] (Id - V V^T)`` and ``b_t =
+    -sqrt(abar_t) W_t mu_0``. ``V`` (d x r) is the eigenbasis of the training covariance
+    ``Sigma_0`` with eigenvalues ``eigenvalues`` (r,); the ``d - r`` directions
+    orthogonal to ``V`` are the null directions of ``Sigma_0``. ``residuals`` and
+    ``null_residual`` are ``1 - sqrt(1 - abar_t) w_t``, the eigenvalues of ``Id - sqrt(1
+    - abar_t) W_t``, computed without cancellation (they vanish exactly where they
+    should, e.g. along a null direction at t = 1); the losses and the generated law read
+    them. No d x d array is stored.
     """
 
     mean: np.ndarray
@@ -569,7 +632,9 @@ class LinearDenoiser(_EigenForm):
         return W, b
 
     def apply(self, x, t: int) -> np.ndarray:
-        """``eps_theta(x, t)`` for a batch ``x`` of shape (n, d), without dense matrices."""
+        """``eps_theta(x, t)`` for a batch ``x`` of shape (n, d), without dense
+        matrices.
+        """
         t = self.schedule.check_step(t)
         x = _array("x", x, ndim=2)
         if x.shape[1] != self.d:
@@ -577,7 +642,9 @@ class LinearDenoiser(_EigenForm):
         return self._eps(x, t)
 
     def _eps(self, x, t):
-        """``eps_theta(x, t)`` for a checked batch and step (internal: the chain's inner loop)."""
+        """``eps_theta(x, t)`` for a checked batch and step (internal: the chain's inner
+        loop).
+        """
         y = x - np.sqrt(self.schedule.alpha_bar[t - 1]) * self.mean
         g, g0 = self.gains[t - 1], self.null_gain[t - 1]
         if self.n_null == 0:  # W = V diag(g) V^T: no large null gain to cancel
@@ -586,12 +653,14 @@ class LinearDenoiser(_EigenForm):
 
 
 def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
-    """``(w_t(lam), 1 - sqrt(1 - abar_t) w_t(lam))`` for checked input, each ``(T,) + lam.shape``.
+    """``(w_t(lam), 1 - sqrt(1 - abar_t) w_t(lam))`` for checked input, each ``(T,) +
+    lam.shape``.
 
     The one place the gain is computed. With ``C = abar_t lam + 1 - abar_t + gamma`` and
-    ``E = exp(-2 tau C)`` (0 for ``tau = None``): ``w = sqrt(1 - abar_t) (1 - E) / C`` and
-    the residual ``1 - sqrt(1 - abar_t) w = (abar_t lam + gamma + (1 - abar_t) E) / C``, a
-    sum of non-negative terms (no cancellation); ``1 - E`` is ``-expm1(-2 tau C)``.
+    ``E = exp(-2 tau C)`` (0 for ``tau = None``): ``w = sqrt(1 - abar_t) (1 - E) / C``
+    and the residual ``1 - sqrt(1 - abar_t) w = (abar_t lam + gamma + (1 - abar_t) E) /
+    C``, a sum of non-negative terms (no cancellation); ``1 - E`` is ``-expm1(-2 tau
+    C)``.
     """
     shape = (-1,) + (1,) * np.ndim(lam)
     a = sched.alpha_bar.reshape(shape)
@@ -604,8 +673,9 @@ def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
     return gain, (a * lam + gamma + one_minus * E) / C
 
 
-def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
-                  train_time: float | None = None) -> np.ndarray:
+def denoiser_gain(
+    lam, sched: Schedule, weight_decay: float = 0.0, train_time: float | None = None
+) -> np.ndarray:
     """Gain of ``W_t`` along an eigen-direction of ``Sigma_0`` with eigenvalue ``lam``.
 
     ``w_t(lam) = sqrt(1 - abar_t) / C_t(lam) * (1 - exp(-2 tau C_t(lam)))`` with
@@ -618,16 +688,17 @@ def denoiser_gain(lam, sched: Schedule, weight_decay: float = 0.0,
     return _gain(lam, sched, gamma, _train_time(train_time))[0]
 
 
-def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
-                        train_time: float | None = None) -> LinearDenoiser:
-    """``W_t = sqrt(1-abar_t) (abar_t Sigma_0 + (1-abar_t+gamma) Id)^-1``, ``b_t = -sqrt(abar_t) W_t mu_0`` (chapter 1).
+def fit_linear_denoiser(
+    X, sched: Schedule, weight_decay: float = 0.0, train_time: float | None = None
+) -> LinearDenoiser:
+    """``W_t = sqrt(1-abar_t) (abar_t Sigma_0 + (1-abar_t+gamma) Id)^-1``, ``b_t =
+    -sqrt(abar_t) W_t mu_0`` (chapter 1).
 
-    Minimizes the step-t training loss
-    ``(1/N) sum_i E_eps ||eps - W x_t - b||^2 + gamma ||W||_F^2`` exactly for every
-    ``t``. With ``train_time = tau`` the weights are those of gradient flow
-    ``dW/dtau = -grad_W L_t`` from ``W = 0`` (bias at its optimum for the current
-    ``W``): ``W_t(tau) = W_t (Id - exp(-2 tau C_t))``, ``C_t = abar_t Sigma_0 +
-    (1 - abar_t + gamma) Id``; ``None`` means trained to convergence.
+    Minimizes the step-t training loss ``(1/N) sum_i E_eps ||eps - W x_t - b||^2 + gamma
+    ||W||_F^2`` exactly for every ``t``. With ``train_time = tau`` the weights are those
+    of gradient flow ``dW/dtau = -grad_W L_t`` from ``W = 0`` (bias at its optimum for
+    the current ``W``): ``W_t(tau) = W_t (Id - exp(-2 tau C_t))``, ``C_t = abar_t
+    Sigma_0 + (1 - abar_t + gamma) Id``; ``None`` means trained to convergence.
 
     ``X`` is the training set, shape (N, d), or its empirical Gaussian
     (:meth:`Gaussian.from_samples`), whose eigen-decomposition is then reused: a sweep
@@ -641,8 +712,10 @@ def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
     train_time = _train_time(train_time)
     if isinstance(X, Gaussian):
         if X.basis is None or X.rest != 0 or np.any(X.eigenvalues <= 0):
-            raise ValueError("X: expected training points or their empirical Gaussian "
-                             "(Gaussian.from_samples), got another Gaussian")
+            raise ValueError(
+                "X: expected training points or their empirical Gaussian "
+                "(Gaussian.from_samples), got another Gaussian"
+            )
         mean, V, lam = X.mean, X.basis, X.eigenvalues
     else:
         mean, V, lam = _empirical_eigen(X)
@@ -654,12 +727,27 @@ def fit_linear_denoiser(X, sched: Schedule, weight_decay: float = 0.0,
     return LinearDenoiser(*arrays, sched, gamma, train_time)
 
 
-def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
+def _check_den(den, rho=None) -> LinearDenoiser:
+    """``den`` is a LinearDenoiser; ``rho``, when given, a Gaussian of its dimension."""
     if not isinstance(den, LinearDenoiser):
-        raise ValueError(f"den: expected a LinearDenoiser (see fit_linear_denoiser), got {_describe(den)}")
-    sched = _check_schedule(sched)
+        got = _describe(den)
+        raise ValueError(
+            f"den: expected a LinearDenoiser (fit_linear_denoiser), got {got}"
+        )
+    if rho is not None:
+        rho = _check_gaussian("rho", rho)
+        if rho.d != den.d:
+            raise ValueError(f"rho: expected dimension d = {den.d}, got {rho.d}")
+    return den
+
+
+def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
+    """``den`` and the schedule it was fitted with."""
+    den, sched = _check_den(den), _check_schedule(sched)
     if not den.schedule.same_as(sched):
-        raise ValueError("sched: expected the schedule the denoiser was fitted with, got a different one")
+        raise ValueError(
+            "sched: expected the schedule of the denoiser, got another one"
+        )
     return den, sched
 
 
@@ -672,7 +760,8 @@ def _loss_from_moments(den: LinearDenoiser, q, q_null, delta) -> np.ndarray:
     """Per-step loss of ``den`` on data with covariance ``S`` and mean ``mu_0 + delta``.
 
     ``q = diag(V^T S V)`` and ``q_null = Tr(P_null S P_null)``. The loss is
-    ``||Id - s W||_F^2 + abar Tr(W S W) + abar ||W delta||^2`` with ``s = sqrt(1-abar)``.
+    ``||Id - s W||_F^2 + abar Tr(W S W) + abar ||W delta||^2`` with ``s =
+    sqrt(1-abar)``.
     """
     a = den.schedule.alpha_bar
     g, g0 = den.gains, den.null_gain
@@ -684,13 +773,16 @@ def _loss_from_moments(den: LinearDenoiser, q, q_null, delta) -> np.ndarray:
         d_null = outside @ outside
     else:
         q_null = 0.0
-    fit = np.sum(den.residuals**2, axis=1) + n_null * den.null_residual**2  # ||Id - s W||_F^2
+    fit = (
+        np.sum(den.residuals**2, axis=1) + n_null * den.null_residual**2
+    )  # ||Id - s W||_F^2
     spread = np.sum(g**2 * (q + dv**2), axis=1) + g0**2 * (q_null + d_null)
     return fit + a * spread
 
 
 def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
-    """``L_t = (1/N) sum_i E_eps ||eps - W_t x_t - b_t||^2`` on the points ``X``, shape (T,) (chapter 1).
+    """``L_t = (1/N) sum_i E_eps ||eps - W_t x_t - b_t||^2`` on the points ``X``, shape
+    (T,) (chapter 1).
 
     Exact in the noise (closed-form Gaussian average) and exact over the N rows
     of ``X``; the weight-decay penalty is not included. Cost O(N d r + T r).
@@ -699,27 +791,37 @@ def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
     X = _array("X", X, ndim=2)
     if X.shape[1] != den.d or X.shape[0] < 1:
         raise ValueError(f"X: expected shape (N >= 1, {den.d}), got {X.shape}")
+    return _train_loss(den, X)
+
+
+def _train_loss(den: LinearDenoiser, X: np.ndarray) -> np.ndarray:
+    """The train loss for checked input."""
     m = X.mean(axis=0)
     Xc = X - m
     coef = Xc @ den.basis
     q = np.mean(coef**2, axis=0)
     q_null = 0.0
     if den.n_null:
-        outside = Xc - coef @ den.basis.T  # the part of each point off span(V), formed explicitly
+        outside = (
+            Xc - coef @ den.basis.T
+        )  # the part of each point off span(V), formed explicitly
         q_null = float(np.mean(np.sum(outside**2, axis=1)))
     return _loss_from_moments(den, q, q_null, m - den.mean)
 
 
 def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray:
-    """``L_t = E_{x_0 ~ rho, eps} ||eps - W_t x_t - b_t||^2``, exact, shape (T,) (chapter 1).
+    """``L_t = E_{x_0 ~ rho, eps} ||eps - W_t x_t - b_t||^2``, exact, shape (T,)
+    (chapter 1).
 
     The expected loss on fresh data from the Gaussian ``rho``; cost O(d r r_rho)
     from the eigen forms of ``rho`` and of the denoiser.
     """
     den, sched = _check_denoiser(den, sched)
-    rho = _check_gaussian("rho", rho)
-    if rho.d != den.d:
-        raise ValueError(f"rho: expected dimension d = {den.d} to match the denoiser, got {rho.d}")
+    return _test_loss(_check_den(den, rho), rho)
+
+
+def _test_loss(den: LinearDenoiser, rho: Gaussian) -> np.ndarray:
+    """The test loss for checked input."""
     q = _variance_along(rho, den.basis)
     q_null = _variance_outside(rho, den.basis, along=q) if den.n_null else 0.0
     return _loss_from_moments(den, q, q_null, rho.mean - den.mean)
@@ -754,8 +856,11 @@ def _noise(sched: Schedule, sampler: str, sigma: str) -> np.ndarray:
     return sched.beta * sched.one_minus_alpha_bar_prev / sched.one_minus_alpha_bar
 
 
-def sampler_noise(sched: Schedule, sampler: str = "ddpm", sigma: str = "beta") -> np.ndarray:
-    """Variance ``sigma_t^2`` of the noise added by the reverse step ``t``, shape (T,) (chapter 2).
+def sampler_noise(
+    sched: Schedule, sampler: str = "ddpm", sigma: str = "beta"
+) -> np.ndarray:
+    """Variance ``sigma_t^2`` of the noise added by the reverse step ``t``, shape (T,)
+    (chapter 2).
 
     ``"beta"``: ``sigma_t^2 = beta_t``; ``"posterior"``:
     ``sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t)`` (zero at ``t = 1``);
@@ -765,12 +870,13 @@ def sampler_noise(sched: Schedule, sampler: str = "ddpm", sigma: str = "beta") -
 
 
 def _chain_steps(sched: Schedule, sampler: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(keep_t, mix_t)`` of the reverse step ``u_{t-1} = keep_t u_t - mix_t eps(u_t, t) + sigma_t z``.
+    """``(keep_t, mix_t)`` of the reverse step ``u_{t-1} = keep_t u_t - mix_t eps(u_t,
+    t) + sigma_t z``.
 
     DDPM: ``keep = 1 / sqrt(1 - beta)``, ``mix = keep beta / sqrt(1 - abar)``. DDIM:
-    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with
-    ``x0_hat = (u_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``, so ``keep = sqrt(abar_{t-1} /
-    abar_t) = 1 / sqrt(1 - beta)`` and ``mix = keep sqrt(1 - abar_t) - sqrt(1 - abar_{t-1})``.
+    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with ``x0_hat =
+    (u_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)``, so ``keep = sqrt(abar_{t-1} / abar_t)
+    = 1 / sqrt(1 - beta)`` and ``mix = keep sqrt(1 - abar_t) - sqrt(1 - abar_{t-1})``.
     The sampler and the exact law of chapter 2 both use these arrays.
     """
     keep = 1.0 / np.sqrt(1.0 - sched.beta)
@@ -780,20 +886,22 @@ def _chain_steps(sched: Schedule, sampler: str) -> tuple[np.ndarray, np.ndarray]
     return keep, keep * root - np.sqrt(sched.one_minus_alpha_bar_prev)
 
 
-def _moments(gains: np.ndarray, residuals: np.ndarray, sched: Schedule, sampler: str,
-             sigma: str):
-    """``(f, h)`` of the affine chain from the gains ``w_t`` and residuals ``rho_t = 1 - s_t w_t``.
+def _moments(
+    gains: np.ndarray, residuals: np.ndarray, sched: Schedule, sampler: str, sigma: str
+):
+    """``(f, h)`` of the affine chain from the gains ``w_t`` and residuals ``rho_t = 1 -
+    s_t w_t``.
 
     Along an eigen-direction, ``eps = w_t (u - sqrt(abar_t) m)`` makes the step
     ``u_{t-1} = g_t u_t + e_t m + sigma_t z`` with ``g_t = keep_t - mix_t w_t`` and
     ``e_t = mix_t w_t sqrt(abar_t)`` (:func:`_chain_steps`), ``s_t = sqrt(1 - abar_t)``.
-    ``g_t`` is written as a sum of non-negative terms, so that it vanishes exactly
-    where it should (a null direction at t = 1 gives ``f(0) = sigma_1^2`` exactly):
-    DDPM ``g_t = keep_t ((1 - abar_{t-1})(1 - beta_t) + beta_t rho_t) / (1 - abar_t)``, DDIM
-    ``g_t = keep_t rho_t + s_{t-1} w_t``. Unrolled from ``u_T ~ N(0, 1)``:
-    ``f = v_0 = prod_{s<=T} g_s^2 + sum_t sigma_t^2 prod_{s<t} g_s^2`` and
-    ``h = sum_t e_t prod_{s<t} g_s``, as cumulative products over ``t = 1..T``. Shapes
-    (T, r) in, (r,) out; checked input.
+    ``g_t`` is written as a sum of non-negative terms, so that it vanishes exactly where
+    it should (a null direction at t = 1 gives ``f(0) = sigma_1^2`` exactly): DDPM ``g_t
+    = keep_t ((1 - abar_{t-1})(1 - beta_t) + beta_t rho_t) / (1 - abar_t)``, DDIM ``g_t
+    = keep_t rho_t + s_{t-1} w_t``. Unrolled from ``u_T ~ N(0, 1)``: ``f = v_0 =
+    prod_{s<=T} g_s^2 + sum_t sigma_t^2 prod_{s<t} g_s^2`` and ``h = sum_t e_t
+    prod_{s<t} g_s``, as cumulative products over ``t = 1..T``. Shapes (T, r) in, (r,)
+    out; checked input.
     """
     keep, mix = _chain_steps(sched, sampler)
     if sampler == "ddpm":
@@ -801,7 +909,10 @@ def _moments(gains: np.ndarray, residuals: np.ndarray, sched: Schedule, sampler:
         inner = inner + sched.beta[:, None] * residuals
         g = (keep / sched.one_minus_alpha_bar)[:, None] * inner
     else:
-        g = keep[:, None] * residuals + np.sqrt(sched.one_minus_alpha_bar_prev)[:, None] * gains
+        g = (
+            keep[:, None] * residuals
+            + np.sqrt(sched.one_minus_alpha_bar_prev)[:, None] * gains
+        )
     e = (mix * np.sqrt(sched.alpha_bar))[:, None] * gains
     ones = np.ones((1, gains.shape[1]))
     before = np.cumprod(np.concatenate([ones, g]), axis=0)  # row t: prod_{s<=t} g_s
@@ -810,9 +921,16 @@ def _moments(gains: np.ndarray, residuals: np.ndarray, sched: Schedule, sampler:
     return f, h
 
 
-def generated_moments(lam, sched: Schedule, weight_decay: float = 0.0, train_time=None,
-                      sampler: str = "ddpm", sigma: str = "beta") -> tuple[np.ndarray, np.ndarray]:
-    """``(f(lam), h(lam))``: variance and mean factor of the samples along a ``Sigma_0`` direction (chapter 2).
+def generated_moments(
+    lam,
+    sched: Schedule,
+    weight_decay: float = 0.0,
+    train_time=None,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(f(lam), h(lam))``: variance and mean factor of the samples along a ``Sigma_0``
+    direction (chapter 2).
 
     The reverse chain from ``u_T ~ N(0, Id)`` is affine with scalar factors per
     eigen-direction: ``v_{t-1} = g_t^2 v_t + sigma_t^2`` from ``v_T = 1`` gives
@@ -824,12 +942,20 @@ def generated_moments(lam, sched: Schedule, weight_decay: float = 0.0, train_tim
     sampler, sigma = _check_sampler(sampler, sigma)
     lam = _eigenvalues("lam", _array("lam", lam, ndim=1))
     gamma = _real("weight_decay", weight_decay, low=0.0)
-    return _moments(*_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma)
+    return _moments(
+        *_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma
+    )
 
 
-def generated_floor(sched: Schedule, weight_decay: float = 0.0, train_time=None,
-                    sampler: str = "ddpm", sigma: str = "beta") -> float:
-    """``f(0)``: the variance of the samples along every null direction of ``Sigma_0`` (chapters 2, 6, 7).
+def generated_floor(
+    sched: Schedule,
+    weight_decay: float = 0.0,
+    train_time=None,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+) -> float:
+    """``f(0)``: the variance of the samples along every null direction of ``Sigma_0``
+    (chapters 2, 6, 7).
 
     ``sigma_1^2`` (``beta_1`` for the default sampler) when trained to convergence
     without weight decay; ``c(gamma)``, increasing in ``gamma``, with weight decay;
@@ -839,9 +965,11 @@ def generated_floor(sched: Schedule, weight_decay: float = 0.0, train_time=None,
     return float(f[0])
 
 
-def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = "ddpm",
-                           sigma: str = "beta") -> Gaussian:
-    """``rho_N = N(mu_gen, f(Sigma_0))``: the exact distribution of the samples (chapter 2).
+def generated_distribution(
+    den: LinearDenoiser, sched: Schedule, sampler: str = "ddpm", sigma: str = "beta"
+) -> Gaussian:
+    """``rho_N = N(mu_gen, f(Sigma_0))``: the exact distribution of the samples (chapter
+    2).
 
     With a linear denoiser the reverse chain is affine in ``u_T ~ N(0, Id)`` and
     the noise, so its output is Gaussian. All ``W_t`` share the eigenbasis of
@@ -855,7 +983,13 @@ def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = 
     ``"ddpm"`` or the deterministic ``"ddim"``. Cost O(T r); no sampling.
     """
     den, sched = _check_denoiser(den, sched)
-    sampler, sigma = _check_sampler(sampler, sigma)
+    return _generated(den, sched, *_check_sampler(sampler, sigma))
+
+
+def _generated(
+    den: LinearDenoiser, sched: Schedule, sampler: str, sigma: str
+) -> Gaussian:
+    """``rho_N`` for checked input."""
     gains = np.column_stack([den.gains, den.null_gain])
     residuals = np.column_stack([den.residuals, den.null_residual])
     moments = _moments(gains, residuals, sched, sampler, sigma)
@@ -863,8 +997,9 @@ def generated_distribution(den: LinearDenoiser, sched: Schedule, sampler: str = 
 
 
 def _law(mean, V, has_rest: bool, f, h) -> Gaussian:
-    """``N(h(S) mean, f(S))`` for ``S`` with eigenbasis ``V`` (None = Id); the last entry of
-    ``f`` and ``h`` belongs to the directions orthogonal to ``V`` when ``has_rest``."""
+    """``N(h(S) mean, f(S))`` for ``S`` with eigenbasis ``V`` (None = Id); the last
+    entry of ``f`` and ``h`` belongs to the directions orthogonal to ``V`` when
+    ``has_rest``."""
     if V is None:
         return Gaussian._make(h * mean, None, f, 0.0)
     coef = mean @ V
@@ -872,8 +1007,12 @@ def _law(mean, V, has_rest: bool, f, h) -> Gaussian:
     return Gaussian._make(out, V, f[:-1], f[-1] if has_rest else 0.0)
 
 
-def _chain(eps, sched: Schedule, n: int, d: int, rng, sampler: str, sigma: str, batch: int):
-    """The reverse chain for checked input (the inner loop of :func:`run_chain` and :func:`sample`)."""
+def _chain(
+    eps, sched: Schedule, n: int, d: int, rng, sampler: str, sigma: str, batch: int
+):
+    """The reverse chain for checked input (the inner loop of :func:`run_chain` and
+    :func:`sample`).
+    """
     keep, mix = _chain_steps(sched, sampler)
     noise = np.sqrt(_noise(sched, sampler, sigma))
     out = np.empty((n, d))
@@ -889,7 +1028,7 @@ def _chain(eps, sched: Schedule, n: int, d: int, rng, sampler: str, sigma: str, 
                 rng.standard_normal(out=z)
                 z *= noise[t - 1]
                 u += z
-        out[start:start + m] = u
+        out[start : start + m] = u
     return out
 
 
@@ -897,18 +1036,27 @@ def _batch(batch, d: int) -> int:
     return max(1, 2**16 // d) if batch is None else _integer("batch", batch, low=1)
 
 
-def run_chain(eps, sched: Schedule, n: int, d: int, rng: np.random.Generator,
-              sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
-    """The reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps(u_t, t)) / sqrt(1-beta_t) + sigma_t z_t`` for any noise predictor (chapter 2).
+def run_chain(
+    eps,
+    sched: Schedule,
+    n: int,
+    d: int,
+    rng: np.random.Generator,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+    batch: int | None = None,
+) -> np.ndarray:
+    """The reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps(u_t, t)) /
+    sqrt(1-beta_t) + sigma_t z_t`` for any noise predictor (chapter 2).
 
-    ``eps(x, t)`` maps a batch ``x`` of shape (m, d) at step ``t`` to the predicted noise,
-    shape (m, d). The chain starts from ``u_T ~ N(0, Id)`` and returns ``u_0``, shape
-    (n, d); with ``sampler="ddim"`` the deterministic update
-    ``u_{t-1} = sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with
-    ``x0_hat = (u_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`` is used instead. Samples run
-    in batches of ``batch`` rows (by default about 2^16 numbers per batch, which keeps the
-    working arrays in cache). Every denoiser of the book, linear or not, generates
-    through this one function.
+    ``eps(x, t)`` maps a batch ``x`` of shape (m, d) at step ``t`` to the predicted
+    noise, shape (m, d). The chain starts from ``u_T ~ N(0, Id)`` and returns ``u_0``,
+    shape (n, d); with ``sampler="ddim"`` the deterministic update ``u_{t-1} =
+    sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with ``x0_hat = (u_t - sqrt(1 -
+    abar_t) eps) / sqrt(abar_t)`` is used instead. Samples run in batches of ``batch``
+    rows (by default about 2^16 numbers per batch, which keeps the working arrays in
+    cache). Every denoiser of the book, linear or not, generates through this one
+    function.
     """
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
@@ -920,9 +1068,17 @@ def run_chain(eps, sched: Schedule, n: int, d: int, rng: np.random.Generator,
     return _chain(eps, sched, n, d, rng, sampler, sigma, _batch(batch, d))
 
 
-def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generator,
-           sampler: str = "ddpm", sigma: str = "beta", batch: int | None = None) -> np.ndarray:
-    """``n`` samples of the reverse chain with the trained linear denoiser, shape (n, d) (chapter 2).
+def sample(
+    den: LinearDenoiser,
+    sched: Schedule,
+    n: int,
+    rng: np.random.Generator,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+    batch: int | None = None,
+) -> np.ndarray:
+    """``n`` samples of the reverse chain with the trained linear denoiser, shape (n, d)
+    (chapter 2).
 
     :func:`run_chain` with ``eps = den.apply``, whose checks run once here rather than
     at each of the T steps. Cost O(n T d r).
@@ -940,7 +1096,8 @@ def sample(den: LinearDenoiser, sched: Schedule, n: int, rng: np.random.Generato
 
 
 def optimal_loss(rho: Gaussian, sched: Schedule) -> np.ndarray:
-    """``L_t^best = d - (1 - abar_t) Tr (abar_t Sigma + (1 - abar_t) Id)^-1``, shape (T,) (chapter 3).
+    """``L_t^best = d - (1 - abar_t) Tr (abar_t Sigma + (1 - abar_t) Id)^-1``, shape
+    (T,) (chapter 3).
 
     The test loss of the best linear denoiser for ``rho = N(mu, Sigma)``, the one
     fitted to ``rho`` itself: the floor under every test loss.
@@ -948,34 +1105,35 @@ def optimal_loss(rho: Gaussian, sched: Schedule) -> np.ndarray:
     rho = _check_gaussian("rho", rho)
     sched = _check_schedule(sched)
     a = sched.alpha_bar[:, None]
-    om = sched.one_minus_alpha_bar[:, None]
-    out = rho.d - om[:, 0] * np.sum(1.0 / (a * rho.eigenvalues + om), axis=1)
+    one_minus = sched.one_minus_alpha_bar[:, None]
+    out = rho.d - one_minus[:, 0] * np.sum(
+        1.0 / (a * rho.eigenvalues + one_minus), axis=1
+    )
     if rho.has_rest:
-        out -= om[:, 0] * (rho.d - rho.r) / (a[:, 0] * rho.rest + om[:, 0])
+        rest = (rho.d - rho.r) / (a[:, 0] * rho.rest + one_minus[:, 0])
+        out -= one_minus[:, 0] * rest
     return out
 
 
 def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
-    """``Tr(Sigma P_null)``: the variance of ``rho`` in the null directions of ``Sigma_0`` (chapter 3).
+    """``Tr(Sigma P_null)``: the variance of ``rho`` in the null directions of
+    ``Sigma_0`` (chapter 3).
 
     ``P_null = Id - V V^T`` projects onto the ``d - r`` directions in which the
     training set has no variance. Cost O(d r r_rho).
     """
-    if not isinstance(den, LinearDenoiser):
-        raise ValueError(f"den: expected a LinearDenoiser (see fit_linear_denoiser), got {_describe(den)}")
-    rho = _check_gaussian("rho", rho)
-    if rho.d != den.d:
-        raise ValueError(f"rho: expected dimension d = {den.d} to match the denoiser, got {rho.d}")
+    den = _check_den(den, rho)
     return _variance_outside(rho, den.basis) if den.n_null else 0.0
 
 
 def null_mass(den: LinearDenoiser, rho: Gaussian) -> float:
-    """``Tr(Sigma P_null) + ||P_null (mu - mu_0)||^2``: all that ``rho`` puts in the null directions (chapter 3).
+    """``Tr(Sigma P_null) + ||P_null (mu - mu_0)||^2``: all that ``rho`` puts in the
+    null directions (chapter 3).
 
-    The second moment of ``x - mu_0``, ``x ~ rho``, off the span of the training set: the
-    missing variance plus the part of the mean the training mean does not see. It is
-    what the null directions add to the test loss, weighed by ``abar_t w_t(0)^2``.
-    Cost O(d r r_rho).
+    The second moment of ``x - mu_0``, ``x ~ rho``, off the span of the training set:
+    the missing variance plus the part of the mean the training mean does not see. It is
+    what the null directions add to the test loss, weighed by ``abar_t w_t(0)^2``. Cost
+    O(d r r_rho).
     """
     miss = missing_variance(den, rho)
     if not den.n_null:
@@ -991,7 +1149,8 @@ def null_mass(den: LinearDenoiser, rho: Gaussian) -> float:
 
 
 def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
-    """``E KL(N(mu_0, Sigma_0) || N(mu, Sigma)) = 1/2 [d ln(N/2) - sum_{i=1}^d psi((N - i)/2)]`` for ``N > d`` (chapter 4).
+    """``E KL(N(mu_0, Sigma_0) || N(mu, Sigma)) = 1/2 [d ln(N/2) - sum_{i=1}^d psi((N -
+    i)/2)]`` for ``N > d`` (chapter 4).
 
     Exact for Gaussian data, whatever ``mu`` and ``Sigma``: after whitening,
     ``N Sigma_0`` is Wishart with ``N - 1`` degrees of freedom and ``mu_0 - mu``
@@ -1006,7 +1165,9 @@ def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
     N = _integer("N", N, low=2)
     need = d + 3 if reverse else d + 1
     if N < need:
-        raise ValueError(f"N: expected N >= {need} for a finite expected KL at d = {d}, got {N}")
+        raise ValueError(
+            f"N: expected N >= {need} for a finite expected KL at d = {d}, got {N}"
+        )
     i = np.arange(1, d + 1)
     log_term = d * np.log(N / 2.0) - np.sum(digamma((N - i) / 2.0))
     if not reverse:
@@ -1015,23 +1176,26 @@ def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
 
 
 def variance_kl_empirical(d: int, N: int) -> float:
-    """``Var KL(N(mu_0, Sigma_0) || N(mu, Sigma))`` over training sets, exact for ``N > d`` (chapter 4).
+    """``Var KL(N(mu_0, Sigma_0) || N(mu, Sigma))`` over training sets, exact for ``N >
+    d`` (chapter 4).
 
     After whitening, the Bartlett decomposition ``N Sigma_0 = L L^T`` has independent
-    ``L_ii^2 ~ chi^2_{N-i}`` and ``L_ij ~ N(0, 1)`` (``i > j``), independent of
-    ``N ||mu_0 - mu||^2 ~ chi^2_d``, and ``2 KL = (1/N)(sum_i L_ii^2 + sum_{i>j} L_ij^2 +
-    chi^2_d) - sum_i ln L_ii^2 + d ln N - d`` is a sum of independent terms. With
-    ``Var X = 2k``, ``Var ln X = psi'(k/2)`` and ``Cov(X, ln X) = 2`` for ``X ~ chi^2_k``,
-    ``4 Var KL = (d(d-1)/2 + d) 2/N^2 + sum_i [2(N-i)/N^2 + psi'((N-i)/2) - 4/N]``.
-    About ``d(d+3)/(4 N^2)`` for ``N >> d``: ``KL`` is then ``chi^2`` with ``d(d+3)/2`` degrees
-    of freedom, divided by ``2N``.
+    ``L_ii^2 ~ chi^2_{N-i}`` and ``L_ij ~ N(0, 1)`` (``i > j``), independent of ``N
+    ||mu_0 - mu||^2 ~ chi^2_d``, and ``2 KL = (1/N)(sum_i L_ii^2 + sum_{i>j} L_ij^2 +
+    chi^2_d) - sum_i ln L_ii^2 + d ln N - d`` is a sum of independent terms. With ``Var
+    X = 2k``, ``Var ln X = psi'(k/2)`` and ``Cov(X, ln X) = 2`` for ``X ~ chi^2_k``, ``4
+    Var KL = (d(d-1)/2 + d) 2/N^2 + sum_i [2(N-i)/N^2 + psi'((N-i)/2) - 4/N]``. About
+    ``d(d+3)/(4 N^2)`` for ``N >> d``: ``KL`` is then ``chi^2`` with ``d(d+3)/2``
+    degrees of freedom, divided by ``2N``.
     """
     from scipy.special import polygamma
 
     d = _integer("d", d, low=1)
     N = _integer("N", N, low=2)
     if N < d + 1:
-        raise ValueError(f"N: expected N >= {d + 1} for a finite KL at d = {d}, got {N}")
+        raise ValueError(
+            f"N: expected N >= {d + 1} for a finite KL at d = {d}, got {N}"
+        )
     k = N - np.arange(1, d + 1)
     diagonal = np.sum(2.0 * k / N**2 + polygamma(1, k / 2.0) - 4.0 / N)
     return float(0.25 * ((d * (d - 1) + 2 * d) / N**2 + diagonal))
@@ -1042,8 +1206,10 @@ def _is_singular(g: Gaussian) -> bool:
 
 
 def _trace_inv_q_cov_p(p: Gaussian, q: Gaussian) -> float:
-    """``Tr(cov_q^-1 cov_p)`` from the eigen forms (q non-singular). Cost O(d r_p r_q)."""
-    M2 = _overlap(q.basis, p.basis, p.d) ** 2  # (r_q, r_p): squared cosines between the two bases
+    """``Tr(cov_q^-1 cov_p)`` from the eigen forms (q non-singular), O(d r_p r_q)."""
+    M2 = (
+        _overlap(q.basis, p.basis, p.d) ** 2
+    )  # (r_q, r_p): squared cosines between the two bases
     inv_lq = 1.0 / q.eigenvalues
     out = inv_lq @ M2 @ p.eigenvalues
     if p.has_rest:
@@ -1065,18 +1231,26 @@ def _mahalanobis_q(delta, q: Gaussian) -> float:
 
 
 def _kl_dense(mp, Sp, mq, Sq) -> float:
-    """KL between non-singular Gaussians from dense covariances (for the degenerate case)."""
+    """KL between non-singular Gaussians from dense covariances (for the degenerate
+    case).
+    """
     k = len(mp)
     lq, Vq = np.linalg.eigh(Sq)
     lp = np.linalg.eigvalsh(Sp)
     A = Vq.T @ Sp @ Vq
     dq = Vq.T @ (mp - mq)
-    return 0.5 * float(np.sum(np.diag(A) / lq) + np.sum(dq**2 / lq) - k
-                       + np.sum(np.log(lq)) - np.sum(np.log(lp)))
+    return 0.5 * float(
+        np.sum(np.diag(A) / lq)
+        + np.sum(dq**2 / lq)
+        - k
+        + np.sum(np.log(lq))
+        - np.sum(np.log(lp))
+    )
 
 
 def kl_divergence(p: Gaussian, q: Gaussian) -> float:
-    """``KL(p || q) = 1/2 [Tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - d + ln|S_q| - ln|S_p|]`` (chapter 4).
+    """``KL(p || q) = 1/2 [Tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - d +
+    ln|S_q| - ln|S_p|]`` (chapter 4).
 
     Computed from the eigen forms in O(d r_p r_q), never from dense inverses.
     Returns ``inf`` exactly when the divergence is infinite, i.e. when ``p`` is
@@ -1092,6 +1266,11 @@ def kl_divergence(p: Gaussian, q: Gaussian) -> float:
     q = _check_gaussian("q", q)
     if p.d != q.d:
         raise ValueError(f"q: expected dimension d = {p.d} to match p, got {q.d}")
+    return _kl(p, q)
+
+
+def _kl(p: Gaussian, q: Gaussian) -> float:
+    """``KL(p || q)`` for checked input."""
     sp, sq = _is_singular(p), _is_singular(q)
     if sp != sq:
         return float("inf")
@@ -1114,39 +1293,51 @@ def _kl_degenerate(p: Gaussian, q: Gaussian) -> float:
     outside = Sp - B @ (B.T @ Sp)
     delta = p.mean - q.mean
     size = max(np.linalg.norm(p.mean), np.linalg.norm(q.mean), np.finfo(float).tiny)
-    if (np.abs(outside).max() > _tolerance(scale, q.d)
-            or np.linalg.norm(delta - B @ (B.T @ delta)) > _tolerance(size, q.d)
-            or p.rank != B.shape[1]):
+    if (
+        np.abs(outside).max() > _tolerance(scale, q.d)
+        or np.linalg.norm(delta - B @ (B.T @ delta)) > _tolerance(size, q.d)
+        or p.rank != B.shape[1]
+    ):
         return float("inf")
     return max(_kl_dense(B.T @ p.mean, B.T @ Sp @ B, B.T @ q.mean, B.T @ Sq @ B), 0.0)
 
 
-def generated_limit(rho: Gaussian, sched: Schedule, weight_decay: float = 0.0, train_time=None,
-                    sampler: str = "ddpm", sigma: str = "beta") -> Gaussian:
-    """``rho_inf = N(h(Sigma) mu, f(Sigma))``: what the chain generates from infinitely many data (chapter 4).
+def generated_limit(
+    rho: Gaussian,
+    sched: Schedule,
+    weight_decay: float = 0.0,
+    train_time=None,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+) -> Gaussian:
+    """``rho_inf = N(h(Sigma) mu, f(Sigma))``: what the chain generates from infinitely
+    many data (chapter 4).
 
-    The law of :func:`generated_distribution` for the denoiser fitted to ``rho = N(mu, Sigma)``
-    itself, the limit of ``rho_N`` as ``N -> infinity``; ``KL(rho_inf || rho)`` is the part of
-    ``KL(rho_N || rho)`` that no amount of data removes (the sampler's own error).
-    Cost O(T r_rho).
+    The law of :func:`generated_distribution` for the denoiser fitted to ``rho = N(mu,
+    Sigma)`` itself, the limit of ``rho_N`` as ``N -> infinity``; ``KL(rho_inf || rho)``
+    is the part of ``KL(rho_N || rho)`` that no amount of data removes (the sampler's
+    own error). Cost O(T r_rho).
     """
     rho = _check_gaussian("rho", rho)
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
     gamma = _real("weight_decay", weight_decay, low=0.0)
     lam = rho.eigenvalues if rho.basis is None else np.append(rho.eigenvalues, rho.rest)
-    moments = _moments(*_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma)
+    moments = _moments(
+        *_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma
+    )
     return _law(rho.mean, rho.basis, rho.has_rest, *moments)
 
 
 @dataclass(frozen=True)
 class Metrics:
-    """The exact metrics of one trained linear denoiser against the data law (chapter 4).
+    """The exact metrics of one trained linear denoiser against the data law (chapter
+    4).
 
-    ``train_loss`` and ``test_loss``: per step, shape (T,); ``kl`` is
-    ``KL(rho_N || rho)`` and ``kl_reverse`` is ``KL(rho || rho_N)`` (``inf`` when infinite,
-    see :func:`kl_divergence`); ``missing_variance`` is ``Tr(Sigma P_null)``;
-    ``generated`` is ``rho_N`` itself.
+    ``train_loss`` and ``test_loss``: per step, shape (T,); ``kl`` is ``KL(rho_N ||
+    rho)`` and ``kl_reverse`` is ``KL(rho || rho_N)`` (``inf`` when infinite, see
+    :func:`kl_divergence`); ``missing_variance`` is ``Tr(Sigma P_null)``; ``generated``
+    is ``rho_N`` itself, ``data`` the law ``rho`` and ``denoiser`` the model.
     """
 
     train_loss: np.ndarray
@@ -1155,25 +1346,79 @@ class Metrics:
     kl_reverse: float
     missing_variance: float
     generated: Gaussian
+    data: Gaussian
+    denoiser: LinearDenoiser
 
 
-def exact_metrics(den: LinearDenoiser, sched: Schedule, rho: Gaussian, X,
-                  sampler: str = "ddpm", sigma: str = "beta") -> Metrics:
-    """Train and test loss, KL both ways and missing variance of ``den`` fitted to ``X ~ rho`` (chapter 4).
+def exact_metrics(
+    den: LinearDenoiser,
+    sched: Schedule,
+    rho: Gaussian,
+    X,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+) -> Metrics:
+    """Train and test loss, KL both ways and missing variance of ``den`` fitted to ``X ~
+    rho`` (chapter 4).
 
     The one call behind every sweep of the book: :func:`train_loss`, :func:`test_loss`,
     :func:`generated_distribution`, :func:`kl_divergence` both ways and
-    :func:`missing_variance`, all exact (no sampling). Cost O(N d r + d r r_rho + T r).
+    :func:`missing_variance`, all exact (no sampling). ``X`` is the training set or its
+    empirical Gaussian (:meth:`Gaussian.from_samples`), on which the train loss is the
+    test loss (chapter 1). Cost O(N d r + d r r_rho + T r).
     """
-    rho_n = generated_distribution(den, sched, sampler, sigma)
+    den, sched = _check_denoiser(den, sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    _check_den(den, rho)
+    if isinstance(X, Gaussian):
+        _check_den(den, X)
+    else:
+        X = _array("X", X, ndim=2)
+        if X.shape[1] != den.d:
+            raise ValueError(f"X: expected shape (N, {den.d}), got {X.shape}")
+    return _exact_metrics(den, sched, rho, X, sampler, sigma)
+
+
+def _exact_metrics(den, sched, rho, X, sampler, sigma) -> Metrics:
+    """The metrics for checked input, each by its kernel (nothing checked twice)."""
+    rho_n = _generated(den, sched, sampler, sigma)
+    fitted = _test_loss(den, X) if isinstance(X, Gaussian) else _train_loss(den, X)
     return Metrics(
-        train_loss=train_loss(den, sched, X),
-        test_loss=test_loss(den, sched, rho),
-        kl=kl_divergence(rho_n, rho),
-        kl_reverse=kl_divergence(rho, rho_n),
-        missing_variance=missing_variance(den, rho),
+        train_loss=fitted,
+        test_loss=_test_loss(den, rho),
+        kl=_kl(rho_n, rho),
+        kl_reverse=_kl(rho, rho_n),
+        missing_variance=_variance_outside(rho, den.basis) if den.n_null else 0.0,
         generated=rho_n,
+        data=rho,
+        denoiser=den,
     )
+
+
+def trial(
+    d: int,
+    k: float,
+    N: int,
+    sched: Schedule,
+    rng: np.random.Generator,
+    weight_decay: float = 0.0,
+    train_time=None,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+) -> Metrics:
+    """One random experiment of the book's sweeps, with its exact metrics (chapters 3 to
+    7).
+
+    Draws ``rho = power_law_gaussian(d, k, rng)`` (random mean and rotation), then ``N``
+    training points from it, fits the linear denoiser (``weight_decay``, ``train_time``)
+    and returns :func:`exact_metrics`; ``Metrics.data`` is the ``rho`` drawn. The random
+    numbers are drawn in that order, so a loop of trials is reproducible from its seed.
+    """
+    sampler, sigma = _check_sampler(sampler, sigma)
+    rho = power_law_gaussian(d, k, rng)
+    X = rho.sample(_integer("N", N, low=2), rng)
+    den = fit_linear_denoiser(X, sched, weight_decay, train_time)
+    return _exact_metrics(den, den.schedule, rho, X, sampler, sigma)
 
 
 # ---------------------------------------------------------------------------
@@ -1182,7 +1427,8 @@ def exact_metrics(den: LinearDenoiser, sched: Schedule, rho: Gaussian, X,
 
 
 def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
-    """Roots of increasing functions, vectorized: Newton steps kept inside a shrinking bracket.
+    """Roots of increasing functions, vectorized: Newton steps kept inside a shrinking
+    bracket.
 
     ``fun(x, idx)`` returns ``(f, f', scale)`` at the points ``x`` of the problems
     ``idx``, ``scale`` the size of the terms summed in ``f`` (a root is accepted once
@@ -1197,7 +1443,8 @@ def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
     equation's derivative is known in closed form: Chandrupatla's method, which does
     not use it, needs 6 to 13 evaluations per root where this needs 3 to 4, and is 2 to
     8 times slower on the sweeps of ``benchmarks/bench_typical.py``, which prints the
-    ratio; ``lindiff_reference.kappa_find_root`` is that road, kept as an independent check.
+    ratio; ``lindiff_reference.kappa_find_root`` is that road, kept as an independent
+    check.
     """
     lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
     x = np.where(lo > 0, np.sqrt(lo * np.maximum(hi, lo)), 0.5 * (lo + hi))
@@ -1211,7 +1458,7 @@ def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
             return x
         xa, la, ha = x[active], lo[active], hi[active]
         f, fp, scale = fun(xa, active)
-        exact = np.abs(f) <= _EPS * scale  # f is zero to the rounding of its own terms
+        exact = np.abs(f) <= _rounding(scale)  # f is zero to the rounding of its terms
         la = np.where(f < 0, xa, la)
         ha = np.where(f > 0, xa, ha)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -1224,24 +1471,30 @@ def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
         x[active] = np.where(exact, xa, np.where(shut, 0.5 * (la + ha), new))
         lo[active], hi[active] = la, ha
         active = active[~converged]
-    raise RuntimeError("silverstein_kappa: the bracketed Newton iteration did not converge")
+    raise RuntimeError(
+        "silverstein_kappa: the bracketed Newton iteration did not converge"
+    )
 
 
 def _kappa_stats(lam, k):
-    """``(sum k/(lam + k), sum lam^2/(lam + k)^2)`` for each ``k``: the pieces of the equation.
+    """``(sum k/(lam + k), sum lam^2/(lam + k)^2)`` for each ``k``: the pieces of the
+    equation.
 
-    ``1 - df1/N`` is written as ``((N - d_plus) + sum k/(lam + k)) / N`` to avoid cancellation.
+    ``1 - df1/N`` is written as ``((N - d_plus) + sum k/(lam + k)) / N`` to avoid
+    cancellation.
     """
     r = k[:, None] / (lam[None, :] + k[:, None])
     return r.sum(axis=1), ((1.0 - r) ** 2).sum(axis=1)
 
 
 def _solve_kappa(lam, d_plus, trace, N, c, kappa0, guess):
-    """Roots of ``k (N - d_plus + sum k/(lam + k)) / N = c`` in ``[kappa0, c + Tr/N]``, in blocks."""
+    """Roots of ``k (N - d_plus + sum k/(lam + k)) / N = c`` in ``[kappa0, c + Tr/N]``,
+    in blocks.
+    """
     out = np.empty_like(c)
     step = max(1, 2**21 // max(lam.size, 1))
     for s in range(0, c.size, step):
-        Nb, cb = N[s:s + step], c[s:s + step]
+        Nb, cb = N[s : s + step], c[s : s + step]
 
         def f(k, idx):
             rest, df2 = _kappa_stats(lam, k)
@@ -1249,13 +1502,17 @@ def _solve_kappa(lam, d_plus, trace, N, c, kappa0, guess):
             scale = k * (np.abs(n_ - d_plus) + rest) / n_ + c_
             return k * ((n_ - d_plus) + rest) / n_ - c_, 1.0 - df2 / n_, scale
 
-        x0 = None if guess is None else guess[s:s + step]
-        out[s:s + step] = _bracketed_newton(f, kappa0[s:s + step], cb + trace / Nb, x0=x0)
+        x0 = None if guess is None else guess[s : s + step]
+        out[s : s + step] = _bracketed_newton(
+            f, kappa0[s : s + step], cb + trace / Nb, x0=x0
+        )
     return out
 
 
 def _continuation_guess(N_known, c_known, k_known, N_new, c_new):
-    """Starting guesses for new roots from solved ones with the same ``N``: log-log interpolation in ``c``."""
+    """Starting guesses for new roots from solved ones with the same ``N``: log-log
+    interpolation in ``c``.
+    """
     guess = np.full(c_new.shape, np.nan)
     for n_val in np.unique(N_new):
         known = N_known == n_val
@@ -1269,20 +1526,23 @@ def _continuation_guess(N_known, c_known, k_known, N_new, c_new):
 
 
 def silverstein_kappa(eigenvalues, N, c) -> np.ndarray:
-    """The root ``kappa >= c`` of ``kappa - c = (kappa / N) sum_nu lambda_nu / (lambda_nu + kappa)`` (chapter 5).
+    """The root ``kappa >= c`` of ``kappa - c = (kappa / N) sum_nu lambda_nu /
+    (lambda_nu + kappa)`` (chapter 5).
 
-    ``kappa`` renormalizes the ridge: for the sample covariance ``S`` of ``N``
-    centred samples of ``N(0, Sigma)``, ``c (S + c)^-1 ~ kappa (Sigma + kappa)^-1``
-    (Silverstein and Bai). For ``c = 0`` it is ``kappa_0``, the root of
-    ``sum_nu lambda_nu / (lambda_nu + kappa_0) = N`` when ``N`` is below the number
-    of non-zero eigenvalues, and 0 otherwise. Vectorized: ``N`` and ``c`` broadcast.
-    The root is found by Newton steps inside the bracket ``[kappa_0, c + Tr Sigma / N]``,
-    on which the equation is increasing; no starting guess is needed and a
-    failure raises instead of returning a wrong root.
+    ``kappa`` renormalizes the ridge: for the sample covariance ``S`` of ``N`` centred
+    samples of ``N(0, Sigma)``, ``c (S + c)^-1 ~ kappa (Sigma + kappa)^-1`` (Silverstein
+    and Bai). For ``c = 0`` it is ``kappa_0``, the root of ``sum_nu lambda_nu /
+    (lambda_nu + kappa_0) = N`` when ``N`` is below the number of non-zero eigenvalues,
+    and 0 otherwise. Vectorized: ``N`` and ``c`` broadcast. The root is found by Newton
+    steps inside the bracket ``[kappa_0, c + Tr Sigma / N]``, on which the equation is
+    increasing; no starting guess is needed and a failure raises instead of returning a
+    wrong root.
     """
     lam = _array("eigenvalues", eigenvalues, ndim=1)
     if np.any(lam < 0) or not np.any(lam > 0):
-        raise ValueError("eigenvalues: expected values >= 0, at least one of them positive")
+        raise ValueError(
+            "eigenvalues: expected values >= 0, at least one of them positive"
+        )
     N = _array("N", N)
     c = _array("c", c)
     if np.any(N <= 0):
@@ -1313,8 +1573,10 @@ def silverstein_kappa(eigenvalues, N, c) -> np.ndarray:
         kappa0[under] = roots[np.searchsorted(N_under, N[under])]
     kappa = kappa0.copy()
     pos = np.flatnonzero(c > 0)
-    # Continuation: where one N comes with many ridges c, solve a coarse subset first and
-    # start the others from the log-log interpolation of those roots (kappa grows with c).
+    # Continuation: where one N comes with many ridges c, solve a coarse subset first
+    # and
+    # start the others from the log-log interpolation of those roots (kappa grows with
+    # c).
     coarse = []
     for n_val in np.unique(N[pos]):
         idx = pos[N[pos] == n_val]
@@ -1324,20 +1586,27 @@ def silverstein_kappa(eigenvalues, N, c) -> np.ndarray:
         coarse.append(idx)
     coarse = np.concatenate(coarse) if coarse else pos
     fine = np.setdiff1d(pos, coarse)
-    kappa[coarse] = _solve_kappa(lam, d_plus, trace, N[coarse], c[coarse], kappa0[coarse], None)
+    kappa[coarse] = _solve_kappa(
+        lam, d_plus, trace, N[coarse], c[coarse], kappa0[coarse], None
+    )
     if fine.size:
-        guess = _continuation_guess(N[coarse], c[coarse], kappa[coarse], N[fine], c[fine])
-        kappa[fine] = _solve_kappa(lam, d_plus, trace, N[fine], c[fine], kappa0[fine], guess)
+        guess = _continuation_guess(
+            N[coarse], c[coarse], kappa[coarse], N[fine], c[fine]
+        )
+        kappa[fine] = _solve_kappa(
+            lam, d_plus, trace, N[fine], c[fine], kappa0[fine], guess
+        )
     return kappa.reshape(shape)
 
 
 @dataclass(frozen=True)
 class TypicalCase:
-    """Deterministic equivalents for ``Sigma_0`` of ``N`` Gaussian samples with the mean estimated (chapter 5).
+    """Deterministic equivalents for ``Sigma_0`` of ``N`` Gaussian samples with the mean
+    estimated (chapter 5).
 
-    All fields are arrays over the ridge ``c``: ``kappa``, ``dkappa`` (``d kappa / d c``)
-    and the large-d limits of ``Tr (Sigma_0 + c)^-1`` (``tr_resolvent``), ``Tr (Sigma_0 + c)^-2``,
-    ``Tr Sigma_0 (Sigma_0 + c)^-2``, ``Tr Sigma (Sigma_0 + c)^-1``,
+    All fields are arrays over the ridge ``c``: ``kappa``, ``dkappa`` (``d kappa / d
+    c``) and the large-d limits of ``Tr (Sigma_0 + c)^-1`` (``tr_resolvent``), ``Tr
+    (Sigma_0 + c)^-2``, ``Tr Sigma_0 (Sigma_0 + c)^-2``, ``Tr Sigma (Sigma_0 + c)^-1``,
     ``Tr Sigma (Sigma_0 + c)^-2`` and ``ln det (Sigma_0 + c)``.
     """
 
@@ -1353,14 +1622,15 @@ class TypicalCase:
 
 
 def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCase:
-    """``c (Sigma_0 + c)^-1 ~ kappa (Sigma' + kappa)^-1`` with ``n = N - 1``, ``Sigma' = (n/N) Sigma`` (chapter 5).
+    """``c (Sigma_0 + c)^-1 ~ kappa (Sigma' + kappa)^-1`` with ``n = N - 1``, ``Sigma' =
+    (n/N) Sigma`` (chapter 5).
 
     With the mean estimated, ``Sigma_0`` is the sample covariance of ``n = N - 1``
-    centred samples of ``N(0, (n/N) Sigma)``, so the Silverstein equation is solved
-    with ``(n, Sigma')``. From ``kappa(c)`` and its derivative follow
-    ``Tr (Sigma_0 + c)^-1 = (d - n)/c + n/kappa``, ``Tr Sigma (Sigma_0 + c)^-1 = N (kappa/c - 1)``,
-    their ``c``-derivatives, and ``ln det(Sigma_0 + c) = ln det(Sigma' + kappa)
-    + (d - n) ln(c/kappa) + n (c/kappa - 1)`` (skipped, ``None``, with ``with_logdet=False``).
+    centred samples of ``N(0, (n/N) Sigma)``, so the Silverstein equation is solved with
+    ``(n, Sigma')``. From ``kappa(c)`` and its derivative follow ``Tr (Sigma_0 + c)^-1 =
+    (d - n)/c + n/kappa``, ``Tr Sigma (Sigma_0 + c)^-1 = N (kappa/c - 1)``, their
+    ``c``-derivatives, and ``ln det(Sigma_0 + c) = ln det(Sigma' + kappa) + (d - n)
+    ln(c/kappa) + n (c/kappa - 1)`` (skipped, ``None``, with ``with_logdet=False``).
     Requires ``c > 0``.
     """
     lam = _array("eigenvalues", eigenvalues, ndim=1)
@@ -1375,8 +1645,13 @@ def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCas
     dkappa = 1.0 / (1.0 - df2.reshape(kappa.shape) / n)
     logdet = None
     if with_logdet:
-        logdet = (np.sum(np.log(lam_s[None, :] + kappa.ravel()[:, None]), axis=1).reshape(kappa.shape)
-                  + (d - n) * np.log(c / kappa) + n * (c / kappa - 1.0))
+        logdet = (
+            np.sum(np.log(lam_s[None, :] + kappa.ravel()[:, None]), axis=1).reshape(
+                kappa.shape
+            )
+            + (d - n) * np.log(c / kappa)
+            + n * (c / kappa - 1.0)
+        )
     return TypicalCase(
         c=c,
         kappa=kappa,
@@ -1390,16 +1665,18 @@ def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCas
     )
 
 
-def predict_losses(eigenvalues, N: int, sched: Schedule,
-                   weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Typical-case per-step ``(train, test)`` loss of the trained linear denoiser, each shape (T,) (chapters 5, 6).
+def predict_losses(
+    eigenvalues, N: int, sched: Schedule, weight_decay: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Typical-case per-step ``(train, test)`` loss of the trained linear denoiser, each
+    shape (T,) (chapters 5, 6).
 
-    The denoiser is ``W_t = (s_t / abar_t) R_t`` with ``R_t = (Sigma_0 + c'_t)^-1`` and the
-    ridge ``c'_t = c_t + gamma / abar_t``, ``c_t = (1 - abar_t)/abar_t``. Then
+    The denoiser is ``W_t = (s_t / abar_t) R_t`` with ``R_t = (Sigma_0 + c'_t)^-1`` and
+    the ridge ``c'_t = c_t + gamma / abar_t``, ``c_t = (1 - abar_t)/abar_t``. Then
     ``test = d - 2 c_t Tr R + c_t^2 Tr R^2 + c_t (1 + 1/N) Tr Sigma R^2`` (the ``1/N``:
-    the mean's estimation error) and ``train`` the same with ``Tr Sigma_0 R^2`` for
-    ``(1 + 1/N) Tr Sigma R^2``; each trace is replaced by its deterministic
-    equivalent. For ``gamma = 0``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``.
+    the mean's estimation error) and ``train`` the same with ``Tr Sigma_0 R^2`` for ``(1
+    + 1/N) Tr Sigma R^2``; each trace is replaced by its deterministic equivalent. For
+    ``gamma = 0``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``.
     """
     sched = _check_schedule(sched)
     lam = _array("eigenvalues", eigenvalues, ndim=1)
@@ -1413,7 +1690,9 @@ def predict_losses(eigenvalues, N: int, sched: Schedule,
 
 
 def predict_missing_variance(eigenvalues, N: int) -> float:
-    """Typical-case ``Tr(Sigma P_null) ~ N kappa_0`` with ``kappa_0`` for ``(n, Sigma') = (N - 1, (N-1)/N Sigma)`` (chapter 5)."""
+    """Typical-case ``Tr(Sigma P_null) ~ N kappa_0`` with ``kappa_0`` for ``(n, Sigma')
+    = (N - 1, (N-1)/N Sigma)`` (chapter 5).
+    """
     lam = _array("eigenvalues", eigenvalues, ndim=1)
     N = _integer("N", N, low=2)
     n = N - 1
@@ -1421,24 +1700,32 @@ def predict_missing_variance(eigenvalues, N: int) -> float:
 
 
 def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
-    """Typical-case KL between ``N(mu_0, Sigma_0 + c Id)`` and ``rho = N(mu, Sigma)`` (chapter 5).
+    """Typical-case KL between ``N(mu_0, Sigma_0 + c Id)`` and ``rho = N(mu, Sigma)``
+    (chapter 5).
 
-    Forward (``reverse=False``): ``1/2 [c Tr Sigma^-1 + ln det Sigma - ln det(Sigma_0 + c)]``
-    (the trace and mean terms average exactly to ``d``); reverse:
-    ``1/2 [(1 + 1/N) Tr Sigma (Sigma_0 + c)^-1 - d + ln det(Sigma_0 + c) - ln det Sigma]``;
-    with the deterministic equivalents of ``typical_case``. ``rho_N`` of the
-    default sampler is this Gaussian with ``c = beta_1`` up to ``f(lambda) - lambda - c``.
+    Forward (``reverse=False``): ``1/2 [c Tr Sigma^-1 + ln det Sigma - ln det(Sigma_0 +
+    c)]`` (the trace and mean terms average exactly to ``d``); reverse: ``1/2 [(1 + 1/N)
+    Tr Sigma (Sigma_0 + c)^-1 - d + ln det(Sigma_0 + c) - ln det Sigma]``; with the
+    deterministic equivalents of ``typical_case``. ``rho_N`` of the default sampler is
+    this Gaussian with ``c = beta_1`` up to ``f(lambda) - lambda - c``.
     """
     lam = _array("eigenvalues", eigenvalues, ndim=1)
     if np.any(lam <= 0):
-        raise ValueError("eigenvalues: expected a non-singular Sigma (all eigenvalues > 0)")
+        raise ValueError(
+            "eigenvalues: expected a non-singular Sigma (all eigenvalues > 0)"
+        )
     c = _real("c", c, low=0.0, low_open=True)
     tc = typical_case(lam, N, np.array([c]))
     logdet_sigma = np.sum(np.log(lam))
     if not reverse:
         out = 0.5 * (c * np.sum(1.0 / lam) + logdet_sigma - tc.logdet[0])
     else:
-        out = 0.5 * ((1.0 + 1.0 / N) * tc.tr_sigma_resolvent[0] - lam.size + tc.logdet[0] - logdet_sigma)
+        out = 0.5 * (
+            (1.0 + 1.0 / N) * tc.tr_sigma_resolvent[0]
+            - lam.size
+            + tc.logdet[0]
+            - logdet_sigma
+        )
     return float(out)
 
 
@@ -1447,9 +1734,16 @@ def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
 # ---------------------------------------------------------------------------
 
 
-def gradient_descent(X, sched: Schedule, t: int, learning_rate: float, n_steps: int,
-                     weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = 0``, as explicit iterations (chapter 7).
+def gradient_descent(
+    X,
+    sched: Schedule,
+    t: int,
+    learning_rate: float,
+    n_steps: int,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = 0``, as explicit
+    iterations (chapter 7).
 
     The gradient of the step-t loss (no factor 1/2) is computed from the training
     points, with the bias at its optimum ``b = -sqrt(abar_t) W mu_0`` for the current
@@ -1462,7 +1756,9 @@ def gradient_descent(X, sched: Schedule, t: int, learning_rate: float, n_steps: 
     sched = _check_schedule(sched)
     X = _array("X", X, ndim=2)
     if X.shape[0] < 2:
-        raise ValueError(f"X: expected at least N = 2 samples (rows), got N = {X.shape[0]}")
+        raise ValueError(
+            f"X: expected at least N = 2 samples (rows), got N = {X.shape[0]}"
+        )
     t = sched.check_step(t)
     eta = _real("learning_rate", learning_rate, low=0.0, low_open=True)
     n_steps = _integer("n_steps", n_steps, low=0)
@@ -1474,6 +1770,10 @@ def gradient_descent(X, sched: Schedule, t: int, learning_rate: float, n_steps: 
     N, d = X.shape
     W = np.zeros((d, d))
     for _ in range(n_steps):
-        grad = -2.0 * s * (np.eye(d) - s * W) + 2.0 * a * ((Xc @ W.T).T @ Xc) / N + 2.0 * gamma * W
+        grad = (
+            -2.0 * s * (np.eye(d) - s * W)
+            + 2.0 * a * ((Xc @ W.T).T @ Xc) / N
+            + 2.0 * gamma * W
+        )
         W = W - eta * grad
     return W, -np.sqrt(a) * W @ mu0

@@ -26,7 +26,7 @@ __all__ = [
 
 
 def dense_denoiser(X, sched, t, weight_decay=0.0, train_time=None):
-    """``(W_t, b_t)`` of chapter 1 by a dense solve (and ``expm`` for a training time)."""
+    """``(W_t, b_t)`` of chapter 1 by a dense solve (``expm`` for a training time)."""
     mu0 = X.mean(axis=0)
     S0 = (X - mu0).T @ (X - mu0) / len(X)
     d = X.shape[1]
@@ -39,15 +39,22 @@ def dense_denoiser(X, sched, t, weight_decay=0.0, train_time=None):
 
 
 def dense_loss(W, b, a, mean, cov):
-    """``E ||eps - W x_t - b||^2`` for ``x_0 ~ N(mean, cov)`` at ``abar_t = a``, written out densely."""
+    """``E ||eps - W x_t - b||^2`` for ``x_0 ~ N(mean, cov)`` at ``abar_t = a``, written
+    out densely.
+    """
     d = len(mean)
     s = np.sqrt(1 - a)
-    return (np.sum((np.eye(d) - s * W) ** 2) + a * np.trace(W @ cov @ W.T)
-            + np.sum((np.sqrt(a) * W @ mean + b) ** 2))
+    return (
+        np.sum((np.eye(d) - s * W) ** 2)
+        + a * np.trace(W @ cov @ W.T)
+        + np.sum((np.sqrt(a) * W @ mean + b) ** 2)
+    )
 
 
 def dense_generated(den, sched, sampler="ddpm", sigma="beta"):
-    """Mean and covariance of the chain's output, pushed through the dense affine reverse steps."""
+    """Mean and covariance of the chain's output, pushed through the dense affine
+    reverse steps.
+    """
     d = den.d
     S, m = np.eye(d), np.zeros(d)
     beta_all = sched.beta
@@ -66,7 +73,10 @@ def dense_generated(den, sched, sampler="ddpm", sigma="beta"):
             k = beta / np.sqrt(1 - a)
             A, c = (np.eye(d) - k * W) / np.sqrt(1 - beta), -k * b / np.sqrt(1 - beta)
         else:
-            A = np.sqrt(a_prev / a) * (np.eye(d) - np.sqrt(1 - a) * W) + np.sqrt(1 - a_prev) * W
+            A = (
+                np.sqrt(a_prev / a) * (np.eye(d) - np.sqrt(1 - a) * W)
+                + np.sqrt(1 - a_prev) * W
+            )
             c = (np.sqrt(1 - a_prev) - np.sqrt(a_prev / a) * np.sqrt(1 - a)) * b
         S, m = A @ S @ A.T + s2[t - 1] * np.eye(d), A @ m + c
     return m, S
@@ -78,24 +88,39 @@ def dense_kl(mp, Sp, mq, Sq):
     Lq = np.linalg.cholesky(Sq)
     tr = np.trace(np.linalg.solve(Lq.T, np.linalg.solve(Lq, Sp)))
     z = np.linalg.solve(Lq, mq - mp)
-    return 0.5 * (tr + z @ z - d + 2 * np.sum(np.log(np.diag(Lq))) - np.linalg.slogdet(Sp)[1])
+    return 0.5 * (
+        tr + z @ z - d + 2 * np.sum(np.log(np.diag(Lq))) - np.linalg.slogdet(Sp)[1]
+    )
 
 
 def kappa_brentq(eigenvalues, n, c):
-    """The root of chapter 5's Silverstein equation for one ``(n, c)``, by ``scipy.optimize.brentq``."""
+    """The root of chapter 5's Silverstein equation for one ``(n, c)``, by
+    ``scipy.optimize.brentq``.
+    """
     lam = np.asarray(eigenvalues, dtype=float)
     kappa0 = 0.0
     if n < np.count_nonzero(lam):
-        kappa0 = brentq(lambda k: np.sum(lam / (lam + k)) - n, 1e-300, lam.sum() / n,
-                        xtol=1e-300, rtol=1e-15)
+        kappa0 = brentq(
+            lambda k: np.sum(lam / (lam + k)) - n,
+            1e-300,
+            lam.sum() / n,
+            xtol=1e-300,
+            rtol=1e-15,
+        )
     if c == 0:
         return kappa0
-    return brentq(lambda k: k - c - k / n * np.sum(lam / (lam + k)), kappa0, c + lam.sum() / n,
-                  xtol=1e-300, rtol=1e-15)
+    return brentq(
+        lambda k: k - c - k / n * np.sum(lam / (lam + k)),
+        kappa0,
+        c + lam.sum() / n,
+        xtol=1e-300,
+        rtol=1e-15,
+    )
 
 
 def kappa_find_root(eigenvalues, n, c):
-    """The same roots, vectorized over ``n`` and ``c``, by ``scipy.optimize.elementwise.find_root``.
+    """The same roots, vectorized over ``n`` and ``c``, by
+    ``scipy.optimize.elementwise.find_root``.
 
     Chandrupatla's bracketed method on the brackets of the core, ``[0, Tr / n]`` for
     ``kappa_0`` and ``[kappa_0, c + Tr / n]`` for ``kappa``; it uses no derivative.
@@ -113,25 +138,32 @@ def kappa_find_root(eigenvalues, n, c):
     kappa0 = np.zeros_like(n)
     under = n < d_plus
     if under.any():
-        res = elementwise.find_root(lambda k, m: (m - d_plus) + resolvent_sum(k),
-                                    (np.zeros(under.sum()), trace / n[under]), args=(n[under],))
+        res = elementwise.find_root(
+            lambda k, m: (m - d_plus) + resolvent_sum(k),
+            (np.zeros(under.sum()), trace / n[under]),
+            args=(n[under],),
+        )
         assert np.all(res.success)
         kappa0[under] = res.x
     out = kappa0.copy()
     pos = c > 0
     if pos.any():
-        res = elementwise.find_root(lambda k, m, cc: k * ((m - d_plus) + resolvent_sum(k)) / m - cc,
-                                    (kappa0[pos], c[pos] + trace / n[pos]), args=(n[pos], c[pos]))
+        res = elementwise.find_root(
+            lambda k, m, cc: k * ((m - d_plus) + resolvent_sum(k)) / m - cc,
+            (kappa0[pos], c[pos] + trace / n[pos]),
+            args=(n[pos], c[pos]),
+        )
         assert np.all(res.success)
         out[pos] = res.x
     return out.reshape(shape)
 
 
 def kappa_isotropic(y, c):
-    """``kappa`` for ``Sigma = Id``, ``y = d/n``: the root of ``kappa^2 + (1 - y - c) kappa - c = 0``.
+    """``kappa`` for ``Sigma = Id``, ``y = d/n``: the root of ``kappa^2 + (1 - y - c)
+    kappa - c = 0``.
 
-    Written ``2c / (b + sqrt(b^2 + 4c))`` when ``b = 1 - y - c > 0``, to avoid cancellation;
-    ``c = 0`` gives ``max(y - 1, 0)``.
+    Written ``2c / (b + sqrt(b^2 + 4c))`` when ``b = 1 - y - c > 0``, to avoid
+    cancellation; ``c = 0`` gives ``max(y - 1, 0)``.
     """
     b = 1 - y - np.asarray(c, dtype=float)
     disc = np.sqrt(b**2 + 4 * c)
@@ -140,7 +172,8 @@ def kappa_isotropic(y, c):
 
 
 def marchenko_pastur_density(x, y, scale=1.0):
-    """Continuous part of the Marchenko-Pastur law of ``scale * S``, ``S`` of ``n = d / y`` samples of ``N(0, Id)``.
+    """Continuous part of the Marchenko-Pastur law of ``scale * S``, ``S`` of ``n = d /
+    y`` samples of ``N(0, Id)``.
 
     ``sqrt((x_+ - x)(x - x_-)) / (2 pi y scale x)`` on ``[x_-, x_+]``,
     ``x_pm = scale (1 pm sqrt(y))^2``; its mass is ``min(1, 1/y)``.
@@ -155,7 +188,8 @@ def marchenko_pastur_density(x, y, scale=1.0):
 
 
 def marchenko_pastur_moments(y, scale=1.0):
-    """``(1/d) E Tr S^j`` for ``j = 0, 1, 2, 3`` in the Marchenko-Pastur limit (the atom included).
+    """``(1/d) E Tr S^j`` for ``j = 0, 1, 2, 3`` in the Marchenko-Pastur limit (the atom
+    included).
 
     ``1, 1, 1 + y, 1 + 3y + y^2`` (Narayana polynomials), times ``scale^j``.
     """

@@ -30,11 +30,17 @@ def main(N=4096, d=2048):
     A = np.cov(X.T)
     t_eigh = best_of(lambda: np.linalg.eigh(A))
     t_fit = best_of(lambda: ld.fit_linear_denoiser(X, sched))
-    t_loss = best_of(lambda: ld.train_loss(ld.fit_linear_denoiser(X, sched), sched, X)) - t_fit
+    t_loss = (
+        best_of(lambda: ld.train_loss(ld.fit_linear_denoiser(X, sched), sched, X))
+        - t_fit
+    )
     print(f"fit_linear_denoiser, N = {N}, d = {d}: {t_fit:.2f} s")
     print(f"one numpy.linalg.eigh of a {d} x {d} matrix: {t_eigh:.2f} s")
     print(f"ratio fit / eigh: {t_fit / t_eigh:.2f}")
-    print(f"exact train loss at all {sched.T} steps on top of the fit: {max(t_loss, 0):.2f} s")
+    print(
+        f"exact train loss at all {sched.T} steps on top of the fit: "
+        f"{max(t_loss, 0):.2f} s"
+    )
 
 
 if __name__ == "__main__":

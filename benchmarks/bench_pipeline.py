@@ -40,18 +40,23 @@ def main(scale=1):
     d, N = 4096 // scale, 8192 // scale
     rho = ld.power_law_gaussian(d, 1.0)
     X = rho.sample(N, rng)
-    A = np.cov(X[:2 * d].T)
+    A = np.cov(X[: 2 * d].T)
     _, t_eigh = timed(lambda: np.linalg.eigh(A))
     (_, _, kl), t_pipe = timed(lambda: pipeline(X, sched, rho))
-    print(f"[1] d = {d}, N = {N}: fit + exact rho_N + KL = {t_pipe:.2f} s; "
-          f"one eigh of {d} x {d} = {t_eigh:.2f} s; ratio {t_pipe / t_eigh:.2f} "
-          f"(KL/d = {kl / d:.4f}, d/(4N) = {d / (4 * N):.4f})")
+    print(
+        f"[1] d = {d}, N = {N}: fit + exact rho_N + KL = {t_pipe:.2f} s; "
+        f"one eigh of {d} x {d} = {t_eigh:.2f} s; ratio {t_pipe / t_eigh:.2f} "
+        f"(KL/d = {kl / d:.4f}, d/(4N) = {d / (4 * N):.4f})"
+    )
 
     d, N = 16384 // scale, 256 // scale
     rho = ld.power_law_gaussian(d, 1.0)
     X = rho.sample(N, rng)
     (_, _, kl), t_pipe = timed(lambda: pipeline(X, sched, rho))
-    print(f"[2] d = {d}, N = {N}: fit + exact rho_N + KL = {t_pipe:.2f} s (KL/d = {kl / d:.3f})")
+    print(
+        f"[2] d = {d}, N = {N}: fit + exact rho_N + KL = {t_pipe:.2f} s "
+        f"(KL/d = {kl / d:.3f})"
+    )
 
     d, N, n = 256 // scale, 128 // scale, 4000 // scale
     rho = ld.power_law_gaussian(d, 1.0, rng)
@@ -63,11 +68,17 @@ def main(scale=1):
     err_exact = np.linalg.norm(S_exact - S_dense) / np.linalg.norm(S_dense)
     err_mc = np.linalg.norm(np.cov(U.T) - S_dense) / np.linalg.norm(S_dense)
     kl_mc = ld.kl_divergence(ld.Gaussian(U.mean(axis=0), np.cov(U.T)), rho)
-    print(f"[3] d = {d}, N = {N}: exact road {t_exact:.3f} s, covariance error {err_exact:.1e}, "
-          f"KL = {kl:.2f}")
-    print(f"    Monte-Carlo through the chain, n = {n}: {t_mc:.1f} s "
-          f"({t_mc / t_exact:.0f} x the exact road), covariance error {err_mc:.1e}, "
-          f"KL of its Gaussian fit = {kl_mc:.2f} (relative error {abs(kl_mc / kl - 1):.0%})")
+    print(
+        f"[3] d = {d}, N = {N}: exact road {t_exact:.3f} s, "
+        f"covariance error {err_exact:.1e}, "
+        f"KL = {kl:.2f}"
+    )
+    print(
+        f"    Monte-Carlo through the chain, n = {n}: {t_mc:.1f} s "
+        f"({t_mc / t_exact:.0f} x the exact road), covariance error {err_mc:.1e}, "
+        f"KL of its Gaussian fit = {kl_mc:.2f} "
+        f"(relative error {abs(kl_mc / kl - 1):.0%})"
+    )
     print(f"    dense propagation of the covariance (the reference): {t_dense:.1f} s")
 
 

@@ -1,4 +1,5 @@
-"""Sweeps of the typical-case predictions, timed in one run (d = 256 and d = 1000, k = 1).
+"""Sweeps of the typical-case predictions, timed in one run (d = 256 and d = 1000, k =
+1).
 
 Each line is a sweep over 200 points of one prediction, printed with its time:
 the renormalized ridge kappa over 200 ridges c; the KL divergence, the missing
@@ -35,20 +36,36 @@ def main(dims=(256, 1000), points=200):
         Ns = np.unique(np.geomspace(8, 16 * d, 2 * points).astype(int))[:points]
         cs = np.logspace(-10, 0, points)
         print(f"d = {d}, {points}-point sweeps:")
-        timed(f"kappa over {points} ridges c (N = d/2)", lambda: ld.silverstein_kappa(lam, d // 2, cs))
-        timed(f"KL(rho_N || rho) over {points} N", lambda: [ld.predict_kl(lam, int(N), 1e-4) for N in Ns])
-        timed(f"missing variance over {points} N",
-              lambda: [ld.predict_missing_variance(lam, int(N)) for N in Ns])
-        timed(f"summed train and test loss over {points} N (T = 1000 steps each)",
-              lambda: [ld.predict_losses(lam, int(N), sched) for N in Ns])
+        timed(
+            f"kappa over {points} ridges c (N = d/2)",
+            lambda: ld.silverstein_kappa(lam, d // 2, cs),
+        )
+        timed(
+            f"KL(rho_N || rho) over {points} N",
+            lambda: [ld.predict_kl(lam, int(N), 1e-4) for N in Ns],
+        )
+        timed(
+            f"missing variance over {points} N",
+            lambda: [ld.predict_missing_variance(lam, int(N)) for N in Ns],
+        )
+        timed(
+            f"summed train and test loss over {points} N (T = 1000 steps each)",
+            lambda: [ld.predict_losses(lam, int(N), sched) for N in Ns],
+        )
         for N in (d // 2, 4 * d):
             c = sched.noise_to_signal
-            a, t_newton = timed(f"kappa at the T = 1000 ridges c_t, N = {N}: Newton",
-                                lambda: ld.silverstein_kappa(lam, N, c))
-            b, t_root = timed(f"kappa at the T = 1000 ridges c_t, N = {N}: find_root",
-                              lambda: ref.kappa_find_root(lam, N, c))
-            print(f"  ratio find_root / Newton: {t_root / t_newton:.1f} "
-                  f"(largest relative difference {np.max(np.abs(a / b - 1)):.1e})")
+            a, t_newton = timed(
+                f"kappa at the T = 1000 ridges c_t, N = {N}: Newton",
+                lambda: ld.silverstein_kappa(lam, N, c),
+            )
+            b, t_root = timed(
+                f"kappa at the T = 1000 ridges c_t, N = {N}: find_root",
+                lambda: ref.kappa_find_root(lam, N, c),
+            )
+            print(
+                f"  ratio find_root / Newton: {t_root / t_newton:.1f} "
+                f"(largest relative difference {np.max(np.abs(a / b - 1)):.1e})"
+            )
 
 
 if __name__ == "__main__":

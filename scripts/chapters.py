@@ -1,8 +1,9 @@
 """Execute the book's chapters, or write their figures to files.
 
-    python scripts/chapters.py execute chapters/*.ipynb         # re-run in place (make outputs)
-    python scripts/chapters.py figures --out figures chapters/*.ipynb   # (make figures)
-    python scripts/chapters.py code --out DIR intro.ipynb chapters/*.ipynb  # code cells as .py
+    python scripts/chapters.py execute chapters/*.ipynb         # re-run in place (make
+    outputs) python scripts/chapters.py figures --out figures chapters/*.ipynb   # (make
+    figures) python scripts/chapters.py code --out DIR intro.ipynb chapters/*.ipynb  #
+    code cells as .py
 
 Each notebook runs in its own folder, like in the book build. ``figures`` writes
 every figure that carries a name in its cell metadata (``mystnb.figure.name``,
@@ -53,10 +54,15 @@ def figures(paths: list[Path], out: Path) -> None:
             name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
             if cell.cell_type != "code" or not name:
                 continue
-            pngs = [o["data"]["image/png"] for o in cell.get("outputs", [])
-                    if "image/png" in o.get("data", {})]
+            pngs = [
+                o["data"]["image/png"]
+                for o in cell.get("outputs", [])
+                if "image/png" in o.get("data", {})
+            ]
             for i, png in enumerate(pngs):
-                target = out / (f"{name}.png" if len(pngs) == 1 else f"{name}-{i + 1}.png")
+                target = out / (
+                    f"{name}.png" if len(pngs) == 1 else f"{name}-{i + 1}.png"
+                )
                 target.write_bytes(base64.b64decode(png))
                 print(f"  wrote {target}")
 
@@ -72,7 +78,9 @@ def code(paths: list[Path], out: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["execute", "figures", "code"])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("figures"))

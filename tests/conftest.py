@@ -16,7 +16,8 @@ from hypothesis import settings
 import lindiff_checks as lc
 import lindiff_core as ld
 
-# Property tests draw their examples from a fixed seed, so that every run checks the same
+# Property tests draw their examples from a fixed seed, so that every run checks the
+# same
 # cases (a failure is reproducible, and CI is not at the mercy of a new draw).
 settings.register_profile("book", derandomize=True, database=None, deadline=None)
 settings.load_profile("book")
@@ -26,8 +27,19 @@ SCHED = ld.linear_schedule()
 STEPS = [1, 2, 10, 100, 500, 999, 1000]
 
 
+def problem(seed, d, N, k=1.0, **fit):
+    """``(rng, rho, X, den)``: ``rho = power_law_gaussian(d, k, rng)``, ``N`` points of
+    it and the denoiser fitted to them (``fit``: weight decay, training time)."""
+    rng = np.random.default_rng(seed)
+    rho = ld.power_law_gaussian(d, k, rng)
+    X = rho.sample(N, rng)
+    return rng, rho, X, ld.fit_linear_denoiser(X, SCHED, **fit)
+
+
 def assert_close(actual, expected, rtol, name="values", scale=None):
-    """Normwise relative error ``max|a - b| / max|b|`` at most ``rtol`` (a rounding check)."""
+    """Normwise relative error ``max|a - b| / max|b|`` at most ``rtol`` (a rounding
+    check).
+    """
     check = lc.close(actual, expected, rtol, name, scale)
     assert check.passed, str(check)
 

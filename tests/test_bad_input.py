@@ -15,11 +15,14 @@ _RNG = np.random.default_rng(0)
 _RHO3 = ld.power_law_gaussian(3, 1.0)
 
 BAD_INPUTS = [
-    ("X", lambda: ld.fit_linear_denoiser(_X[0], SCHED)),                           # 1-d
-    ("X", lambda: ld.fit_linear_denoiser(_X[:1], SCHED)),                          # N < 2
-    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.nan, _X), SCHED)),   # NaN
-    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.inf, _X), SCHED)),   # inf
-    ("X", lambda: ld.fit_linear_denoiser([["a", "b"], ["c", "d"]], SCHED)),       # not numeric
+    ("X", lambda: ld.fit_linear_denoiser(_X[0], SCHED)),  # 1-d
+    ("X", lambda: ld.fit_linear_denoiser(_X[:1], SCHED)),  # N < 2
+    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.nan, _X), SCHED)),  # NaN
+    ("X", lambda: ld.fit_linear_denoiser(np.where(_X > 1, np.inf, _X), SCHED)),  # inf
+    (
+        "X",
+        lambda: ld.fit_linear_denoiser([["a", "b"], ["c", "d"]], SCHED),
+    ),  # not numeric
     ("weight_decay", lambda: ld.fit_linear_denoiser(_X, SCHED, weight_decay=-1e-3)),
     ("weight_decay", lambda: ld.fit_linear_denoiser(_X, SCHED, weight_decay=np.nan)),
     ("train_time", lambda: ld.fit_linear_denoiser(_X, SCHED, train_time=-1.0)),
@@ -27,13 +30,24 @@ BAD_INPUTS = [
     ("t", lambda: _DEN.weights(0)),
     ("t", lambda: _DEN.weights(SCHED.T + 1)),
     ("t", lambda: _DEN.weights(1.5)),
-    ("cov", lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.0], [0.0, -1.0]])),          # not PSD
-    ("cov", lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.5], [0.0, 1.0]])),           # not symmetric
-    ("cov", lambda: ld.Gaussian(np.zeros(3), np.eye(2))),                          # shape
+    ("cov", lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.0], [0.0, -1.0]])),  # not PSD
+    (
+        "cov",
+        lambda: ld.Gaussian(np.zeros(2), [[1.0, 0.5], [0.0, 1.0]]),
+    ),  # not symmetric
+    ("cov", lambda: ld.Gaussian(np.zeros(3), np.eye(2))),  # shape
     ("mean", lambda: ld.Gaussian([np.nan, 0.0], np.eye(2))),
-    ("basis", lambda: ld.Gaussian.from_eigen(np.zeros(3), [1.0, 1.0], basis=np.ones((3, 2)))),
+    (
+        "basis",
+        lambda: ld.Gaussian.from_eigen(np.zeros(3), [1.0, 1.0], basis=np.ones((3, 2))),
+    ),
     ("eigenvalues", lambda: ld.Gaussian.from_eigen(np.zeros(2), [1.0, -1.0])),
-    ("rest", lambda: ld.Gaussian.from_eigen(np.zeros(2), [1.0], basis=[[1.0], [0.0]], rest=-1)),
+    (
+        "rest",
+        lambda: ld.Gaussian.from_eigen(
+            np.zeros(2), [1.0], basis=[[1.0], [0.0]], rest=-1
+        ),
+    ),
     ("T", lambda: ld.linear_schedule(T=0)),
     ("beta_min", lambda: ld.linear_schedule(beta_min=0.0)),
     ("beta_max", lambda: ld.linear_schedule(beta_max=1.0)),
@@ -46,7 +60,12 @@ BAD_INPUTS = [
     ("rng", lambda: ld.power_law_gaussian(3, 1.0).sample(5, None)),
     ("rho", lambda: ld.test_loss(_DEN, SCHED, ld.power_law_gaussian(4, 1.0))),
     ("rho", lambda: ld.test_loss(_DEN, SCHED, np.eye(3))),
-    ("sched", lambda: ld.test_loss(_DEN, ld.linear_schedule(T=10), ld.power_law_gaussian(3, 1.0))),
+    (
+        "sched",
+        lambda: ld.test_loss(
+            _DEN, ld.linear_schedule(T=10), ld.power_law_gaussian(3, 1.0)
+        ),
+    ),
     ("den", lambda: ld.train_loss("W", SCHED, _X)),
     ("X", lambda: ld.train_loss(_DEN, SCHED, np.ones((4, 5)))),
     ("lam", lambda: ld.denoiser_gain(-1.0, SCHED)),
@@ -57,7 +76,12 @@ BAD_INPUTS = [
     ("rng", lambda: ld.sample(_DEN, SCHED, 2, 0)),
     ("batch", lambda: ld.sample(_DEN, SCHED, 2, _RNG, batch=0)),
     ("p", lambda: ld.kl_divergence(np.eye(3), ld.power_law_gaussian(3, 1.0))),
-    ("q", lambda: ld.kl_divergence(ld.power_law_gaussian(3, 1.0), ld.power_law_gaussian(4, 1.0))),
+    (
+        "q",
+        lambda: ld.kl_divergence(
+            ld.power_law_gaussian(3, 1.0), ld.power_law_gaussian(4, 1.0)
+        ),
+    ),
     ("lam", lambda: ld.generated_moments(np.array([-1.0]), SCHED)),
     ("eigenvalues", lambda: ld.silverstein_kappa([-1.0, 1.0], 10, 0.1)),
     ("eigenvalues", lambda: ld.silverstein_kappa([0.0, 0.0], 10, 0.1)),
@@ -73,10 +97,19 @@ BAD_INPUTS = [
     ("learning_rate", lambda: ld.gradient_descent(_X, SCHED, 1, 0.0, 10)),
     ("n_steps", lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, -1)),
     ("t", lambda: ld.gradient_descent(_X, SCHED, 0, 0.1, 10)),
-    ("weight_decay", lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, 10, weight_decay=-1.0)),
+    (
+        "weight_decay",
+        lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, 10, weight_decay=-1.0),
+    ),
     ("X", lambda: ld.gradient_descent(_X[:1], SCHED, 1, 0.1, 10)),
-    ("weight_decay", lambda: ld.predict_losses([1.0, 2.0], 10, SCHED, weight_decay=-0.1)),
-    ("train_time", lambda: ld.generated_moments(np.array([1.0]), SCHED, train_time=np.nan)),
+    (
+        "weight_decay",
+        lambda: ld.predict_losses([1.0, 2.0], 10, SCHED, weight_decay=-0.1),
+    ),
+    (
+        "train_time",
+        lambda: ld.generated_moments(np.array([1.0]), SCHED, train_time=np.nan),
+    ),
     ("N", lambda: ld.variance_kl_empirical(10, 10)),
     ("d", lambda: ld.variance_kl_empirical(0, 10)),
     ("d", lambda: ld.expected_kl_empirical(0, 10)),
@@ -96,10 +129,29 @@ BAD_INPUTS = [
     ("x", lambda: _DEN.apply(np.ones(3), 1)),
     ("t", lambda: _DEN.apply(np.ones((2, 3)), 0)),
     ("c", lambda: ld.predict_kl([1.0, 2.0], 10, 0.0)),
+    ("weight_decay", lambda: ld.generated_floor(SCHED, weight_decay=-1.0)),
+    ("sigma", lambda: ld.generated_floor(SCHED, sigma="half")),
+    ("rho", lambda: ld.generated_limit(_X, SCHED)),
+    ("train_time", lambda: ld.generated_limit(_RHO3, SCHED, train_time=np.nan)),
+    ("den", lambda: ld.null_mass("den", _RHO3)),
+    ("rho", lambda: ld.null_mass(_DEN, ld.power_law_gaussian(4, 1.0))),
+    ("c", lambda: _RHO3.plus_isotropic(-0.1)),
+    ("c", lambda: _RHO3.plus_isotropic(np.inf)),
+    ("rho", lambda: ld.exact_metrics(_DEN, SCHED, _X, _X)),
+    ("X", lambda: ld.exact_metrics(_DEN, SCHED, _RHO3, _X[:, :2])),
+    ("X", lambda: ld.exact_metrics(_DEN, SCHED, _RHO3, np.full((5, 3), np.nan))),
+    ("sched", lambda: ld.exact_metrics(_DEN, ld.linear_schedule(10), _RHO3, _X)),
+    ("sampler", lambda: ld.exact_metrics(_DEN, SCHED, _RHO3, _X, sampler="euler")),
+    ("N", lambda: ld.trial(3, 1.0, 1, SCHED, _RNG)),
+    ("d", lambda: ld.trial(0, 1.0, 4, SCHED, _RNG)),
+    ("rng", lambda: ld.trial(3, 1.0, 4, SCHED, 0)),
+    ("sigma", lambda: ld.trial(3, 1.0, 4, SCHED, _RNG, sigma="beta_t")),
 ]
 
 
-@pytest.mark.parametrize("name,call", BAD_INPUTS, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize(
+    "name,call", BAD_INPUTS, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD_INPUTS)]
+)
 def test_bad_input_raises_value_error_naming_the_argument(name, call):
     with pytest.raises(ValueError, match=rf"^{name}: expected"):
         call()

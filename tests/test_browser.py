@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -42,7 +48,11 @@ def _chromium() -> str | None:
 def _pages() -> list[Path]:
     if not HTML.is_dir():
         return []
-    return sorted(p for p in HTML.rglob("*.html") if "_static" not in p.parts and p.name != "index.html")
+    return sorted(
+        p
+        for p in HTML.rglob("*.html")
+        if "_static" not in p.parts and p.name != "index.html"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +60,13 @@ def browser():
     exe = _chromium()
     if exe is None:
         if os.environ.get("CI"):
-            pytest.fail("Chromium is required under CI: install Debian's 'chromium' package")
-        pytest.skip("no Chromium found (install Debian's 'chromium' package, or set CHROMIUM=/path)")
+            pytest.fail(
+                "Chromium is required under CI: install Debian's 'chromium' package"
+            )
+        pytest.skip(
+            "no Chromium found "
+            "(install Debian's 'chromium' package, or set CHROMIUM=/path)"
+        )
     if not (HTML / "intro.html").exists():
         pytest.fail(f"no built book in {HTML}: run 'make book' first")
     from playwright.sync_api import sync_playwright
@@ -79,34 +94,48 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def _is_local(url: str) -> bool:
     u = urlparse(url)
-    return u.scheme in ("file", "data", "blob", "about") or u.hostname in ("127.0.0.1", "localhost")
+    return u.scheme in ("file", "data", "blob", "about") or u.hostname in (
+        "127.0.0.1",
+        "localhost",
+    )
 
 
 # Runs in the page after load: wait for MathJax, then report what is wrong.
 _INSPECT = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
-  // the widget manager renders asynchronously after the load event: wait for it (up to 20 s)
-  const views = () => document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
-  const shown = () => document.querySelectorAll('.jupyter-widgets, .widget-container').length;
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await
+  MathJax.startup.promise; }
+  // the widget manager renders asynchronously after the load event: wait for it (up to
+  20 s)
+  const views = () =>
+  document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
+  const shown = () => document.querySelectorAll('.jupyter-widgets,
+  .widget-container').length;
   for (let i = 0; i < 200 && views() > 0 && shown() === 0; i++) {
     await new Promise(r => setTimeout(r, 100));
   }
   const maths = Array.from(document.querySelectorAll('span.math, div.math'));
-  const untypeset = maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80));
+  const untypeset = maths.filter(m => !m.querySelector('mjx-container')).map(m =>
+  m.textContent.slice(0, 80));
   const errors = Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
       .map(e => e.getAttribute('data-mjx-error') || e.textContent.slice(0, 80));
-  const walker = document.createTreeWalker(document.querySelector('main') || document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(document.querySelector('main') ||
+  document.body, NodeFilter.SHOW_TEXT);
   const raw = [];
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    if (n.parentElement.closest('pre, code, script, style, mjx-container, .highlight, textarea')) continue;
+    if (n.parentElement.closest('pre, code, script, style, mjx-container, .highlight,
+    textarea')) continue;
     const t = n.textContent;
     if (/\\\\\\(|\\\\\\[|\\$\\$|\\\\begin\\{/.test(t)) raw.push(t.trim().slice(0, 80));
   }
-  const images = Array.from(document.images).map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}));
-  const widgets = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
-  const rendered = document.querySelectorAll('.jupyter-widgets, .widget-container, .jp-OutputArea-output .widget-slider').length;
+  const images = Array.from(document.images).map(i => ({src: i.currentSrc || i.src, ok:
+  i.complete && i.naturalWidth > 0}));
+  const widgets =
+  document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
+  const rendered = document.querySelectorAll('.jupyter-widgets, .widget-container,
+  .jp-OutputArea-output .widget-slider').length;
   const mathjax = document.querySelectorAll('mjx-container').length;
-  return {maths: maths.length, mathjax, untypeset, errors, raw, images, widgets, rendered};
+  return {maths: maths.length, mathjax, untypeset, errors, raw, images, widgets,
+  rendered};
 }"""
 
 
@@ -124,9 +153,18 @@ def _check_page(browser, url: str, shot: Path) -> dict:
             r.abort()
 
     page.route("**/*", route)
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on(
+        "requestfailed",
+        lambda r: problems.append(f"request failed: {r.url} ({r.failure})"),
+    )
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"),
+    )
+    page.on(
+        "console",
+        lambda m: m.type == "error" and problems.append(f"console error: {m.text}"),
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.goto(url, wait_until="load")
     report = page.evaluate(_INSPECT)
@@ -143,7 +181,9 @@ PAGES = _pages()
 
 
 @pytest.mark.parametrize("how", ["file", "http"])
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(HTML)) for p in PAGES] or None)
+@pytest.mark.parametrize(
+    "page", PAGES, ids=[str(p.relative_to(HTML)) for p in PAGES] or None
+)
 def test_page(browser, server, page, how):
     rel = page.relative_to(HTML)
     url = page.as_uri() if how == "file" else f"{server}/{rel.as_posix()}"
@@ -151,7 +191,9 @@ def test_page(browser, server, page, how):
     r = _check_page(browser, url, shot)
     assert r["offline"] == [], f"{rel}: requests to the network: {r['offline']}"
     assert r["problems"] == [], f"{rel}: {r['problems']}"
-    assert r["untypeset"] == [], f"{rel}: equations not typeset by MathJax: {r['untypeset'][:5]}"
+    assert r["untypeset"] == [], (
+        f"{rel}: equations not typeset by MathJax: {r['untypeset'][:5]}"
+    )
     assert r["errors"] == [], f"{rel}: MathJax errors: {r['errors'][:5]}"
     assert r["raw"] == [], f"{rel}: raw TeX left in the text: {r['raw'][:5]}"
     bad = [i["src"] for i in r["images"] if not i["ok"]]
@@ -164,7 +206,9 @@ def test_every_chapter_is_built():
     toc = (ROOT / "_toc.yml").read_text()
     for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
         assert f"chapters/{nb.stem}" in toc, f"{nb.name} is not in _toc.yml"
-        assert (HTML / "chapters" / f"{nb.stem}.html").exists(), f"{nb.name} was not built"
+        assert (HTML / "chapters" / f"{nb.stem}.html").exists(), (
+            f"{nb.name} was not built"
+        )
 
 
 def test_pages_were_found():

@@ -1,4 +1,6 @@
-"""Structural checks of the chapter notebooks (the house rules of the book)."""
+"""Structural checks of the book's notebooks (the house rules), the introduction
+included.
+"""
 
 import json
 import re
@@ -7,7 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+NOTEBOOKS = [ROOT / "intro.ipynb"] + sorted((ROOT / "chapters").glob("*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+# A figure's claim is checked in its own cell or in a code cell at most this many code
+# cells away (the verification cell just before or after the figure).
+NEARBY = 2
 
 
 def _load(path):
@@ -18,16 +24,39 @@ def _code(nb):
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
 
+def _src(cell):
+    return "".join(cell["source"])
+
+
+def _tags(cell):
+    return cell["metadata"].get("tags", [])
+
+
+def _is_explorer(cell):
+    return "widgets.interact" in _src(cell)
+
+
+def _has_image(cell):
+    return any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+
+
+def _verifies(cell):
+    """An asserted statement: an ``assert`` whose cell prints what it checked."""
+    src = _src(cell)
+    printed = any(o.get("name") == "stdout" for o in cell.get("outputs", []))
+    return bool(re.search(r"^\s*assert\b", src, re.M)) and printed
+
+
 def test_there_are_chapters():
-    assert CHAPTERS
+    assert len(NOTEBOOKS) > 1 and NOTEBOOKS[0].name == "intro.ipynb"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_follows_the_house_rules(path):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_follows_the_house_rules(path):
     nb = _load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     cells = _code(nb)
-    source = "\n".join("".join(c["source"]) for c in cells)
+    source = "\n".join(_src(c) for c in cells)
     # every code cell executed and its outputs committed, in order
     counts = [c["execution_count"] for c in cells]
     assert None not in counts, "unexecuted code cells: run `make outputs`"
@@ -38,32 +67,43 @@ def test_chapter_follows_the_house_rules(path):
     # randomness only through seeded generators
     assert "default_rng()" not in source and "np.random.seed" not in source
     assert not re.search(r"np\.random\.(rand|randn|normal|uniform)\(", source)
-    # at least one verification cell: an assert followed by a printed line
-    assert any("assert" in "".join(c["source"]) and "print(" in "".join(c["source"]) for c in cells)
-    # code lines fit the page
+    # code lines fit the page (the line length of `ruff format`)
     long = [line for line in source.splitlines() if len(line) > 88]
     assert not long, f"code lines over 88 characters: {long[:3]}"
-    # every plotting cell ends with plt.show() and carries a named, captioned figure
-    for c in cells:
-        src = "".join(c["source"])
-        if "plt.subplots" in src and "widgets" not in src and "def " not in src.split("plt.subplots")[0]:
-            assert src.rstrip().endswith("plt.show()")
-            fig = c["metadata"].get("mystnb", {}).get("figure", {})
-            assert fig.get("caption") and fig.get("name"), "figure without caption or label"
     # explorers are tagged so that nbval ignores their output
     for c in cells:
-        if "widgets.interact" in "".join(c["source"]):
-            assert "nbval-ignore-output" in c["metadata"].get("tags", [])
+        if _is_explorer(c):
+            assert "nbval-ignore-output" in _tags(c)
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_figure_is_named_captioned_and_checked_nearby(path):
+    cells = _code(_load(path))
+    figures = [i for i, c in enumerate(cells) if _has_image(c) and not _is_explorer(c)]
+    assert figures, "a page of the book without a figure"
+    for i in figures:
+        cell = cells[i]
+        fig = cell["metadata"].get("mystnb", {}).get("figure", {})
+        assert fig.get("caption") and fig.get("name"), (
+            f"figure without caption or label: {_src(cell)[:80]}"
+        )
+        assert _src(cell).rstrip().endswith("plt.show()")
+        near = cells[max(0, i - NEARBY) : i + NEARBY + 1]
+        assert any(_verifies(c) for c in near), (
+            f"figure {fig['name']} has no asserted statement nearby"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_outputs_are_deterministic_text(path):
     """No memory addresses, timings or dates in the committed outputs."""
     for c in _code(_load(path)):
+        if "nbval-ignore-output" in _tags(c):
+            continue
         for out in c.get("outputs", []):
-            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
-            if "nbval-ignore-output" in c["metadata"].get("tags", []):
-                continue
+            text = "".join(out.get("text", "")) + "".join(
+                out.get("data", {}).get("text/plain", "")
+            )
             assert not re.search(r"0x[0-9a-f]{6,}", text)
             assert not re.search(r"\d+(\.\d+)? ?(ms|µs|seconds)\b", text)
             assert not re.search(r"20\d\d-\d\d-\d\d", text)

@@ -1,4 +1,5 @@
-"""The verification checks themselves: their false-alarm rates, and that each catches a wrong answer.
+"""The verification checks themselves: their false-alarm rates, and that each catches a
+wrong answer.
 
 Each chapter's headline check is a function of ``lindiff_checks`` (or a rounding
 comparison with the chapter's tolerance). Here every one of them is fed the right
@@ -8,17 +9,18 @@ must fail: a check that cannot fail proves nothing.
 
 import numpy as np
 import pytest
-from conftest import SCHED, assert_fails, assert_passes
+from conftest import SCHED, assert_fails, assert_passes, problem
 
 import lindiff_checks as lc
 import lindiff_core as ld
 import lindiff_reference as ref
 
-# --------------------------------------------------------------------------- null distributions
+# --------------------------------------------------------------------------- null
+# distributions
 
 
 def _exact_likelihood_ratio(d, n, R, rng):
-    """R draws of lc.likelihood_ratio under the claim, from the Bartlett decomposition."""
+    """R draws of lc.likelihood_ratio under the claim, by the Bartlett decomposition."""
     out = np.empty(R)
     k = n - np.arange(1, d + 1)
     for s in range(0, R, 100_000):
@@ -26,7 +28,9 @@ def _exact_likelihood_ratio(d, n, R, rng):
         diag = rng.chisquare(k, size=(m, d))
         off = rng.chisquare(d * (d - 1) // 2, size=m) if d > 1 else 0.0
         mean = rng.chisquare(d, size=m)
-        out[s:s + m] = diag.sum(1) + off + mean - n * d - n * (np.log(diag).sum(1) - d * np.log(n))
+        out[s : s + m] = (
+            diag.sum(1) + off + mean - n * d - n * (np.log(diag).sum(1) - d * np.log(n))
+        )
     return out
 
 
@@ -35,11 +39,14 @@ def test_likelihood_ratio_statistic_is_twice_n_kl():
     Y = rng.standard_normal((500, 4))
     emp = ld.Gaussian.from_samples(Y)
     stat = lc.likelihood_ratio(Y)
-    assert stat == pytest.approx(2 * 500 * ld.kl_divergence(emp, ld.Gaussian(np.zeros(4), np.eye(4))),
-                                 rel=1e-10)
+    assert stat == pytest.approx(
+        2 * 500 * ld.kl_divergence(emp, ld.Gaussian(np.zeros(4), np.eye(4))), rel=1e-10
+    )
 
 
-@pytest.mark.parametrize("d,n", [(64, 10_000), (31, 10_000), (16, 4000), (6, 40_000), (2, 1000)])
+@pytest.mark.parametrize(
+    "d,n", [(64, 10_000), (31, 10_000), (16, 4000), (6, 40_000), (2, 1000)]
+)
 def test_likelihood_ratio_threshold_has_the_stated_false_alarm_rate(d, n):
     rng = np.random.default_rng(d * n)
     R = 1_000_000
@@ -49,22 +56,30 @@ def test_likelihood_ratio_threshold_has_the_stated_false_alarm_rate(d, n):
     assert abs(stat.mean() - mean) < 5 * np.sqrt(var / R)
     for rate in (1e-2, 1e-3, 1e-4):
         count = np.count_nonzero(stat > lc.likelihood_ratio_threshold(d, n, rate))
-        # Poisson count with mean R * rate: 100 at 1e-4. Accept rates within a factor 1.5
+        # Poisson count with mean R * rate: 100 at 1e-4. Accept rates within a factor
+        # 1.5
         # of the claim beyond the counting noise (a 6-sigma band leaves no false alarm).
         expect = R * rate
-        assert expect / 1.5 - 6 * np.sqrt(expect) < count < expect * 1.5 + 6 * np.sqrt(expect)
+        assert (
+            expect / 1.5 - 6 * np.sqrt(expect)
+            < count
+            < expect * 1.5 + 6 * np.sqrt(expect)
+        )
 
 
 def test_wald_statistic_of_least_squares_is_close_to_chi2():
-    # The chapter's experiment (d = 8, N = 5, M pairs) repeated at M = 20 000, ten times fewer
-    # pairs than the chapter uses, where the sandwich covariance is less accurate: the mean and
+    # The chapter's experiment (d = 8, N = 5, M pairs) repeated at M = 20 000, ten times
+    # fewer
+    # pairs than the chapter uses, where the sandwich covariance is less accurate: the
+    # mean and
     # variance of the Wald statistic must stay within the 20% allowance the check makes.
-    rng = np.random.default_rng(2025)
-    rho = ld.power_law_gaussian(8, 1.0, rng)
-    X = rho.sample(5, rng)
-    den = ld.fit_linear_denoiser(X, SCHED)
-    stats_ = np.array([lc.least_squares_denoiser(X, SCHED, [t], den.weights, 20_000, rng)[0].value
-                       for t in [1, 100, 1000] * 100])
+    rng, rho, X, den = problem(2025, 8, 5)
+    stats_ = np.array(
+        [
+            lc.least_squares_denoiser(X, SCHED, [t], den.weights, 20_000, rng)[0].value
+            for t in [1, 100, 1000] * 100
+        ]
+    )
     df = 4 * 9
     mean_ratio, var_ratio = stats_.mean() / df, stats_.var(ddof=1) / (2 * df)
     # sampling error of the variance ratio over 300 draws: about sqrt(2 / 300) ~ 0.08
@@ -72,29 +87,30 @@ def test_wald_statistic_of_least_squares_is_close_to_chi2():
     assert var_ratio < 1.2 + 3 * 0.08
 
 
-# --------------------------------------------------------------------------- mutations, chapter by chapter
+# --------------------------------------------------------------------------- mutations,
+# chapter by chapter
 
 
 def test_chapter_1_least_squares_catches_weights_off_by_a_thousandth():
-    rng = np.random.default_rng(2025)
-    rho = ld.power_law_gaussian(8, 1.0, rng)
-    X = rho.sample(5, rng)
-    den = ld.fit_linear_denoiser(X, SCHED)
+    rng, rho, X, den = problem(2025, 8, 5)
 
     def off(t):
         W, b = den.weights(t)
         return (1.001 * W, 1.001 * b) if t == 1 else (W, b)
 
     for weights, ok in [(den.weights, True), (off, False)]:
-        checks = lc.least_squares_denoiser(X, SCHED, [1, 10, 100, 1000], weights, 200_000,
-                                           np.random.default_rng(0))
+        checks = lc.least_squares_denoiser(
+            X, SCHED, [1, 10, 100, 1000], weights, 200_000, np.random.default_rng(0)
+        )
         assert all(c.passed for c in checks) == ok, [str(c) for c in checks]
 
 
 def _chain_setup(d=16, N=8, n=4000, sampler="ddpm", gamma=0.0):
     rng = np.random.default_rng(7)
     Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    rho = ld.Gaussian.from_eigen(3 * rng.standard_normal(d), np.logspace(2.5, -4, d), basis=Q)
+    rho = ld.Gaussian.from_eigen(
+        3 * rng.standard_normal(d), np.logspace(2.5, -4, d), basis=Q
+    )
     den = ld.fit_linear_denoiser(rho.sample(N, rng), SCHED, weight_decay=gamma)
     exact = ld.generated_distribution(den, SCHED, sampler=sampler)
     U = ld.sample(den, SCHED, n, rng, sampler=sampler)
@@ -105,20 +121,26 @@ def test_chapter_2_chain_check_catches_a_doubled_floor_and_the_plain_surrogate()
     den, exact, U = _chain_setup()
     assert_passes(lc.gaussian_samples(U, exact))
     c = exact.rest
-    doubled = ld.Gaussian.from_eigen(exact.mean, exact.eigenvalues, basis=exact.basis, rest=2 * c)
+    doubled = ld.Gaussian.from_eigen(
+        exact.mean, exact.eigenvalues, basis=exact.basis, rest=2 * c
+    )
     assert_fails(lc.gaussian_samples(U, doubled))
     # f(Sigma_0) replaced by Sigma_0 + c Id: wrong in the directions of large variance
-    surrogate = ld.Gaussian.from_eigen(exact.mean, den.eigenvalues + c, basis=den.basis, rest=c)
+    surrogate = ld.Gaussian.from_eigen(
+        exact.mean, den.eigenvalues + c, basis=den.basis, rest=c
+    )
     assert_fails(lc.gaussian_samples(U, surrogate))
     # the mean mu_0 in place of h(Sigma_0) mu_0
-    plain_mean = ld.Gaussian.from_eigen(den.mean, exact.eigenvalues, basis=exact.basis, rest=c)
+    plain_mean = ld.Gaussian.from_eigen(
+        den.mean, exact.eigenvalues, basis=exact.basis, rest=c
+    )
     assert_fails(lc.gaussian_samples(U, plain_mean))
 
 
 def test_chapter_2_ddim_check_catches_samples_off_the_span():
     den, exact, U = _chain_setup(sampler="ddim")
     assert_passes(lc.gaussian_samples(U, exact))
-    null = np.linalg.svd(den.basis, full_matrices=True)[0][:, den.r:]
+    null = np.linalg.svd(den.basis, full_matrices=True)[0][:, den.r :]
     moved = U + 1e-6 * null[:, 0]  # a millionth off the training span
     assert_fails(lc.gaussian_samples(moved, exact))
 
@@ -131,8 +153,20 @@ def test_chapter_3_monte_carlo_catches_a_test_loss_one_percent_off():
     steps = [1, 10, 100, 300, 600, 1000]
     for factor, ok in [(1.0, True), (1.01, False), (0.99, False)]:
         mc = np.random.default_rng(0)
-        z = np.concatenate([lc.loss_z_scores(den, SCHED, rho, steps, factor * ld.test_loss(den, SCHED, rho),
-                                             200_000, mc) for den in dens])
+        z = np.concatenate(
+            [
+                lc.loss_z_scores(
+                    den,
+                    SCHED,
+                    rho,
+                    steps,
+                    factor * ld.test_loss(den, SCHED, rho),
+                    200_000,
+                    mc,
+                )
+                for den in dens
+            ]
+        )
         assert lc.z_scores(z).passed == ok
 
 
@@ -140,7 +174,9 @@ def test_chapter_4_monte_carlo_kl_catches_two_percent():
     rng = np.random.default_rng(5)
     rho = ld.power_law_gaussian(32, 1.0, rng)
     for N in (16, 128):
-        rho_N = ld.generated_distribution(ld.fit_linear_denoiser(rho.sample(N, rng), SCHED), SCHED)
+        rho_N = ld.generated_distribution(
+            ld.fit_linear_denoiser(rho.sample(N, rng), SCHED), SCHED
+        )
         for p, q in [(rho_N, rho), (rho, rho_N)]:
             kl = ld.kl_divergence(p, q)
             for factor, ok in [(1.0, True), (1.02, False), (0.98, False)]:
@@ -149,12 +185,16 @@ def test_chapter_4_monte_carlo_kl_catches_two_percent():
 
 
 def test_chapter_4_expectation_check_catches_two_percent():
-    # the chapter's sizes with d = 32 (at d = 8 a 2% error is below the spread of 200 sets)
+    # the chapter's sizes with d = 32 (at d = 8 a 2% error is below the spread of 200
+    # sets)
     rng = np.random.default_rng(4)
     z_right, z_wrong = [], []
     for d, N in [(32, 64), (32, 256)]:
         rho = ld.power_law_gaussian(d, 1.0, rng)
-        kls = [ld.kl_divergence(ld.Gaussian.from_samples(rho.sample(N, rng)), rho) for _ in range(200)]
+        kls = [
+            ld.kl_divergence(ld.Gaussian.from_samples(rho.sample(N, rng)), rho)
+            for _ in range(200)
+        ]
         E, sd = ld.expected_kl_empirical(d, N), np.sqrt(ld.variance_kl_empirical(d, N))
         z_right.append(lc.z_of_mean(kls, E, sd))
         z_wrong.append(lc.z_of_mean(kls, 1.02 * E, sd))
@@ -179,8 +219,9 @@ def test_chapter_5_solver_check_catches_kappa_two_percent_off():
 def test_chapter_6_null_variance_check_catches_a_doubled_floor():
     den, exact, U = _chain_setup(gamma=1e-2)
     assert_passes(lc.gaussian_samples(U, exact))
-    doubled = ld.Gaussian.from_eigen(exact.mean, exact.eigenvalues, basis=exact.basis,
-                                     rest=2 * exact.rest)
+    doubled = ld.Gaussian.from_eigen(
+        exact.mean, exact.eigenvalues, basis=exact.basis, rest=2 * exact.rest
+    )
     assert_fails(lc.gaussian_samples(U, doubled))
 
 

@@ -1,25 +1,27 @@
-"""Chapters 1 and 7: the optimal linear denoiser, its gains, gradient flow and gradient descent."""
+"""Chapters 1 and 7: the optimal linear denoiser, its gains, gradient flow and gradient
+descent.
+"""
 
 import numpy as np
 import pytest
-from conftest import SCHED, STEPS, assert_close
+from conftest import SCHED, STEPS, assert_close, problem
 
 import lindiff_core as ld
 import lindiff_reference as ref
 
 
-@pytest.mark.parametrize("N,d,gamma", [(5, 8, 0.0), (40, 8, 0.0), (5, 8, 0.03), (3, 30, 0.0),
-                                       (100, 12, 1e-3)])
+@pytest.mark.parametrize(
+    "N,d,gamma",
+    [(5, 8, 0.0), (40, 8, 0.0), (5, 8, 0.03), (3, 30, 0.0), (100, 12, 1e-3)],
+)
 def test_weights_match_the_dense_closed_form(N, d, gamma):
-    rng = np.random.default_rng(N + d)
-    rho = ld.power_law_gaussian(d, 1.0, rng)
-    X = rho.sample(N, rng)
-    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+    rng, rho, X, den = problem(N + d, d, N, weight_decay=gamma)
     assert den.gains.shape == (SCHED.T, min(d, N - 1))
     for t in STEPS:
         W, b = den.weights(t)
         W_ref, b_ref = ref.dense_denoiser(X, SCHED, t, gamma)
-        # Both solve with C_t, of condition number up to (abar lam_max + 1)/(1 - abar_1) ~ 1e5
+        # Both solve with C_t, of condition number up to (abar lam_max + 1)/(1 - abar_1)
+        # ~ 1e5
         # at t = 1: relative error ~ d cond(C_t) EPS ~ 1e-10.
         assert_close(W, W_ref, 1e-8, f"W_{t}")
         assert_close(b, b_ref, 1e-8, f"b_{t}")
@@ -41,7 +43,9 @@ def test_gain_values():
     tau = 3.0
     gain_tau = ld.denoiser_gain(lam, SCHED, train_time=tau)
     C = a * lam + SCHED.one_minus_alpha_bar[:, None]
-    assert_close(gain_tau, s / C * (1 - np.exp(-2 * tau * C)), 1e-12, "gain at training time")
+    assert_close(
+        gain_tau, s / C * (1 - np.exp(-2 * tau * C)), 1e-12, "gain at training time"
+    )
     assert gain.shape == (SCHED.T, 5)
 
 
@@ -74,19 +78,26 @@ def test_null_directions_have_gain_one_over_s():
     X = rng.standard_normal((4, 10))
     den = ld.fit_linear_denoiser(X, SCHED)
     assert den.n_null == 10 - 4 + 1
-    assert_close(den.null_gain * np.sqrt(SCHED.one_minus_alpha_bar), 1.0, 1e-13, "null gain")
+    assert_close(
+        den.null_gain * np.sqrt(SCHED.one_minus_alpha_bar), 1.0, 1e-13, "null gain"
+    )
     W, _ = den.weights(1)
     null = np.linalg.svd(X - X.mean(axis=0))[2][3:].T  # (d, d - N + 1)
-    assert_close(W @ null * np.sqrt(SCHED.beta[0]), null, 1e-12, "W_1 on the null space")
+    assert_close(
+        W @ null * np.sqrt(SCHED.beta[0]), null, 1e-12, "W_1 on the null space"
+    )
 
 
 def test_denoiser_stores_eigen_form_only():
-    # d^2 = 160 000 is above every size the eigen form needs (T r = 19 000, d r = 7 600),
+    # d^2 = 160 000 is above every size the eigen form needs (T r = 19 000, d r = 7
+    # 600),
     # so a stored d x d or T x d array cannot hide under the bound
     N, d = 20, 400
     X = np.random.default_rng(10).standard_normal((N, d))
     den = ld.fit_linear_denoiser(X, SCHED)
-    arrays = {k: np.asarray(v) for k, v in vars(den).items() if isinstance(v, np.ndarray)}
+    arrays = {
+        k: np.asarray(v) for k, v in vars(den).items() if isinstance(v, np.ndarray)
+    }
     r, T = N - 1, SCHED.T
     allowed = {(d, r), (T, r), (T,), (d,), (r,)}
     assert {k: a.shape for k, a in arrays.items() if a.shape not in allowed} == {}
@@ -104,16 +115,29 @@ def test_gradient_descent_matches_discrete_closed_form_and_flow():
     eta, k = 0.1 / np.linalg.eigvalsh(C)[-1], 30
     W, b = ld.gradient_descent(X, SCHED, t, eta, k, weight_decay=gamma)
     expected = W_star @ (np.eye(7) - np.linalg.matrix_power(np.eye(7) - 2 * eta * C, k))
-    # 30 iterations, each a few d-term products of contraction <= 1: ~ k d EPS cond(C) ~ 1e-12
+    # 30 iterations, each a few d-term products of contraction <= 1: ~ k d EPS cond(C) ~
+    # 1e-12
     assert_close(W, expected, 1e-10, "W after k steps")
     assert_close(b, -np.sqrt(a) * expected @ X.mean(axis=0), 1e-10, "b after k steps")
     tau = 1.5
-    flow = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma, train_time=tau).weights(t)[0]
-    errs = [np.max(np.abs(ld.gradient_descent(X, SCHED, t, e, int(round(tau / e)), gamma)[0] - flow))
-            for e in (0.02, 0.01, 0.005)]
+    flow = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma, train_time=tau).weights(
+        t
+    )[0]
+    errs = [
+        np.max(
+            np.abs(
+                ld.gradient_descent(X, SCHED, t, e, int(round(tau / e)), gamma)[0]
+                - flow
+            )
+        )
+        for e in (0.02, 0.01, 0.005)
+    ]
     # first order in eta: the error halves with eta (to O(eta) relative: 2 +- 0.2)
     assert 1.8 < errs[0] / errs[1] < 2.2 and 1.8 < errs[1] / errs[2] < 2.2
-    W_long, _ = ld.gradient_descent(X, SCHED, t, 1 / np.linalg.eigvalsh(2 * C)[-1], 20000, gamma)
-    # converged: the contraction (1 - lam_min/lam_max)^20000 is below 1e-30; what is left is
+    W_long, _ = ld.gradient_descent(
+        X, SCHED, t, 1 / np.linalg.eigvalsh(2 * C)[-1], 20000, gamma
+    )
+    # converged: the contraction (1 - lam_min/lam_max)^20000 is below 1e-30; what is
+    # left is
     # the rounding of the fixed point, ~ d cond(C) EPS ~ 1e-13
     assert_close(W_long, W_star, 1e-10, "W after convergence")

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import EPS, SCHED, assert_close, assert_passes
+from conftest import EPS, SCHED, assert_close, assert_passes, problem
 
 import lindiff_checks as lc
 import lindiff_core as ld
@@ -19,7 +19,9 @@ WEIGHT_DECAYS = [0.0, 1e-6, 1e-2, 1.0]
 
 @pytest.mark.parametrize("sampler,sigma", SAMPLERS)
 @pytest.mark.parametrize("N,d", [(4, 6), (12, 5)])
-def test_generated_distribution_is_the_law_of_the_chain_for_every_training(sampler, sigma, N, d):
+def test_generated_distribution_is_the_law_of_the_chain_for_every_training(
+    sampler, sigma, N, d
+):
     # The exact law against the dense propagation of mean and covariance through the T
     # affine steps built from den.weights(t), for every training time and weight decay.
     # Measured: at most 2e-14 relative; the dense road's T = 1000 products of d x d
@@ -38,14 +40,20 @@ def test_generated_distribution_is_the_law_of_the_chain_for_every_training(sampl
 
 
 def test_generated_law_reads_the_denoisers_own_gains():
-    # Gains that no fit produces (a 1% error on each): the law follows them, as the chain does.
+    # Gains that no fit produces (a 1% error on each): the law follows them, as the
+    # chain does.
     rng = np.random.default_rng(23)
     X = ld.power_law_gaussian(5, 1.0, rng).sample(3, rng)
     den = ld.fit_linear_denoiser(X, SCHED)
     s = np.sqrt(SCHED.one_minus_alpha_bar)
     gains, null = den.gains * 1.01, den.null_gain * 0.99
-    odd = dataclasses.replace(den, gains=gains, null_gain=null, residuals=1 - s[:, None] * gains,
-                              null_residual=1 - s * null)
+    odd = dataclasses.replace(
+        den,
+        gains=gains,
+        null_gain=null,
+        residuals=1 - s[:, None] * gains,
+        null_residual=1 - s * null,
+    )
     g = ld.generated_distribution(odd, SCHED)
     m, S = ref.dense_generated(odd, SCHED)
     assert_close(g.cov, S, 1e-10, "covariance of odd gains")
@@ -61,14 +69,20 @@ def test_generated_floor_is_the_null_variance():
             floor = ld.generated_floor(SCHED, gamma, tau, sampler, sigma)
             rest = ld.generated_distribution(den, SCHED, sampler, sigma).rest
             # the same sum of T = 1000 products, vectorized differently: ~ T EPS at most
-            assert_close(floor, rest, 1000 * EPS, f"floor, gamma = {gamma}, tau = {tau}",
-                         scale=max(rest, SCHED.beta[0]))
+            assert_close(
+                floor,
+                rest,
+                1000 * EPS,
+                f"floor, gamma = {gamma}, tau = {tau}",
+                scale=max(rest, SCHED.beta[0]),
+            )
     assert ld.generated_floor(SCHED) == SCHED.beta[0]
     assert ld.generated_floor(SCHED, weight_decay=1e-2) > ld.generated_floor(SCHED)
 
 
 def test_generated_limit_is_the_law_of_the_denoiser_fitted_to_rho():
-    # Data whose empirical mean and covariance are exactly those of rho (N > d, whitened):
+    # Data whose empirical mean and covariance are exactly those of rho (N > d,
+    # whitened):
     # the fitted denoiser is the one of rho itself, and its law is generated_limit(rho).
     rng = np.random.default_rng(26)
     d, N = 6, 50
@@ -82,19 +96,35 @@ def test_generated_limit_is_the_law_of_the_denoiser_fitted_to_rho():
         for sampler, sigma in SAMPLERS:
             lim = ld.generated_limit(rho, SCHED, gamma, tau, sampler, sigma)
             gen = ld.generated_distribution(den, SCHED, sampler, sigma)
-            # the exact-moment data are built with d^3 operations of condition ~ 10: 1e-12
+            # the exact-moment data are built with d^3 operations of condition ~ 10:
+            # 1e-12
             assert_close(lim.cov, gen.cov, 1e-12, "covariance of the limit")
             assert_close(lim.mean, gen.mean, 1e-12, "mean of the limit")
     # in the standard basis and with a shared variance for the directions off the basis
     diag = ld.power_law_gaussian(d, 1.0)
-    rest = ld.Gaussian.from_eigen(np.ones(d), [3.0, 2.0], basis=np.eye(d)[:, :2], rest=0.5)
+    rest = ld.Gaussian.from_eigen(
+        np.ones(d), [3.0, 2.0], basis=np.eye(d)[:, :2], rest=0.5
+    )
     full = ld.Gaussian.from_eigen(np.ones(d), [3.0, 2.0] + [0.5] * (d - 2))
     f, h = ld.generated_moments(diag.eigenvalues, SCHED)
-    assert_close(ld.generated_limit(diag, SCHED).eigenvalues, f, 1e-15, "f(Sigma), standard basis")
-    assert_close(ld.generated_limit(rest, SCHED).cov, ld.generated_limit(full, SCHED).cov, 1e-14,
-                 "rest form")
-    assert_close(ld.generated_limit(rest, SCHED).mean, ld.generated_limit(full, SCHED).mean, 1e-14,
-                 "rest form, mean")
+    assert_close(
+        ld.generated_limit(diag, SCHED).eigenvalues,
+        f,
+        1e-15,
+        "f(Sigma), standard basis",
+    )
+    assert_close(
+        ld.generated_limit(rest, SCHED).cov,
+        ld.generated_limit(full, SCHED).cov,
+        1e-14,
+        "rest form",
+    )
+    assert_close(
+        ld.generated_limit(rest, SCHED).mean,
+        ld.generated_limit(full, SCHED).mean,
+        1e-14,
+        "rest form, mean",
+    )
 
 
 def test_null_variance_is_exactly_sigma_1_squared():
@@ -105,7 +135,8 @@ def test_null_variance_is_exactly_sigma_1_squared():
     assert ld.generated_distribution(den, SCHED, sampler="ddim").rest == 0.0
     f, h = ld.generated_moments(np.array([0.0]), SCHED)
     assert f[0] == SCHED.beta[0]
-    # h(0) = e_1 = mix_1 w_1 sqrt(abar_1) = 1 in exact arithmetic: four roundings, 100x margin
+    # h(0) = e_1 = mix_1 w_1 sqrt(abar_1) = 1 in exact arithmetic: four roundings, 100x
+    # margin
     assert abs(h[0] - 1.0) <= 100 * 4 * EPS
 
 
@@ -114,19 +145,22 @@ def test_sampler_noise():
     post = ld.sampler_noise(SCHED, sigma="posterior")
     a = SCHED.alpha_bar
     assert post[0] == 0.0
-    # reference with 1 - abar computed by subtraction: cancellation up to 1/(1 - abar_1) ~ 1e4
-    assert_close(post[1:], SCHED.beta[1:] * (1 - a[:-1]) / (1 - a[1:]), 1e-9, "posterior variance")
+    # reference with 1 - abar computed by subtraction: cancellation up to 1/(1 - abar_1)
+    # ~ 1e4
+    assert_close(
+        post[1:],
+        SCHED.beta[1:] * (1 - a[:-1]) / (1 - a[1:]),
+        1e-9,
+        "posterior variance",
+    )
     assert np.all(ld.sampler_noise(SCHED, sampler="ddim") == 0)
 
 
 @pytest.mark.parametrize("sampler,sigma", SAMPLERS)
 def test_chain_samples_follow_the_exact_law(sampler, sigma):
-    rng = np.random.default_rng(21)
-    d, N, n = 6, 4, 40_000
-    X = ld.power_law_gaussian(d, 1.0, rng).sample(N, rng)
-    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=1e-3)
+    rng, _, _, den = problem(21, 6, 4, weight_decay=1e-3)
     g = ld.generated_distribution(den, SCHED, sampler, sigma)
-    U = ld.sample(den, SCHED, n, rng, sampler, sigma, batch=15_000)
+    U = ld.sample(den, SCHED, 40_000, rng, sampler, sigma, batch=15_000)
     # whitened likelihood-ratio test of mean and covariance, false-alarm rate 1e-4
     assert_passes(lc.gaussian_samples(U, g))
 

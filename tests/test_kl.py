@@ -1,8 +1,10 @@
-"""Chapter 4: the KL divergence in eigen form, its infinite cases, and the Wishart expectation."""
+"""Chapter 4: the KL divergence in eigen form, its infinite cases, and the Wishart
+expectation.
+"""
 
 import numpy as np
 import pytest
-from conftest import SCHED, assert_close, assert_passes
+from conftest import SCHED, assert_close, assert_passes, problem
 
 import lindiff_checks as lc
 import lindiff_core as ld
@@ -18,7 +20,9 @@ def _random_gaussian(rng, d, form):
         return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, d), basis=V)
     r = d // 3
     V, _ = np.linalg.qr(rng.standard_normal((d, r)))
-    return ld.Gaussian.from_eigen(mean, rng.uniform(0.1, 3, r), basis=V, rest=rng.uniform(0.05, 1))
+    return ld.Gaussian.from_eigen(
+        mean, rng.uniform(0.1, 3, r), basis=V, rest=rng.uniform(0.05, 1)
+    )
 
 
 def _dense(p, q):
@@ -28,8 +32,10 @@ def _dense(p, q):
 @pytest.mark.parametrize("fp", ["standard", "full", "low-rank"])
 @pytest.mark.parametrize("fq", ["standard", "full", "low-rank"])
 def test_kl_matches_dense(fp, fq):
-    rng = np.random.default_rng(["standard", "full", "low-rank"].index(fp) * 3
-                                + ["standard", "full", "low-rank"].index(fq))
+    rng = np.random.default_rng(
+        ["standard", "full", "low-rank"].index(fp) * 3
+        + ["standard", "full", "low-rank"].index(fq)
+    )
     p, q = _random_gaussian(rng, 9, fp), _random_gaussian(rng, 9, fq)
     # terms of size ~ d cond(q) ~ 300 cancel to a KL of order 1-10: ~ 300 d EPS relative
     assert_close(ld.kl_divergence(p, q), _dense(p, q), 1e-10, "KL")
@@ -42,7 +48,8 @@ def test_kl_of_generated_distribution_matches_dense():
     rho = ld.power_law_gaussian(10, 1.0, rng)
     den = ld.fit_linear_denoiser(rho.sample(4, rng), SCHED)
     g = ld.generated_distribution(den, SCHED)
-    # the reverse direction divides by the floor c ~ 1e-4: cond ~ 1e5, so ~ 1e5 d EPS ~ 1e-10
+    # the reverse direction divides by the floor c ~ 1e-4: cond ~ 1e5, so ~ 1e5 d EPS ~
+    # 1e-10
     assert_close(ld.kl_divergence(g, rho), _dense(g, rho), 1e-8, "KL(rho_N || rho)")
     assert_close(ld.kl_divergence(rho, g), _dense(rho, g), 1e-8, "KL(rho || rho_N)")
 
@@ -50,8 +57,10 @@ def test_kl_of_generated_distribution_matches_dense():
 def test_kl_monte_carlo():
     rng = np.random.default_rng(23)
     p, q = _random_gaussian(rng, 4, "full"), _random_gaussian(rng, 4, "low-rank")
-    z = [lc.kl_z_score(p, q, ld.kl_divergence(p, q), 200_000, rng),
-         lc.kl_z_score(q, p, ld.kl_divergence(q, p), 200_000, rng)]
+    z = [
+        lc.kl_z_score(p, q, ld.kl_divergence(p, q), 200_000, rng),
+        lc.kl_z_score(q, p, ld.kl_divergence(q, p), 200_000, rng),
+    ]
     assert_passes(lc.z_scores(z, "Monte-Carlo KL, both directions"))
 
 
@@ -63,16 +72,27 @@ def test_kl_infinite_cases():
     degenerate = ld.generated_distribution(den, SCHED, sigma="posterior")
     assert ld.kl_divergence(degenerate, rho) == np.inf
     assert ld.kl_divergence(rho, degenerate) == np.inf
-    assert_close(ld.kl_divergence(degenerate, degenerate), 0.0, 1e-10, "KL(p, p), degenerate",
-                 scale=12)
-    other = ld.generated_distribution(ld.fit_linear_denoiser(X[:4], SCHED), SCHED, sigma="posterior")
+    assert_close(
+        ld.kl_divergence(degenerate, degenerate),
+        0.0,
+        1e-10,
+        "KL(p, p), degenerate",
+        scale=12,
+    )
+    other = ld.generated_distribution(
+        ld.fit_linear_denoiser(X[:4], SCHED), SCHED, sigma="posterior"
+    )
     assert ld.kl_divergence(other, degenerate) == np.inf  # lower-dimensional support
     ddim = ld.generated_distribution(den, SCHED, sampler="ddim")
     B = den.basis
-    expected = ref.dense_kl(ddim.mean @ B, B.T @ ddim.cov @ B, degenerate.mean @ B, B.T @ degenerate.cov @ B)
+    expected = ref.dense_kl(
+        ddim.mean @ B, B.T @ ddim.cov @ B, degenerate.mean @ B, B.T @ degenerate.cov @ B
+    )
     # two degenerate Gaussians on the same support: the dense road restricts to an
     # eigen-decomposition of the support, ~ d EPS cond ~ 1e-12
-    assert_close(ld.kl_divergence(ddim, degenerate), expected, 1e-8, "KL on a common support")
+    assert_close(
+        ld.kl_divergence(ddim, degenerate), expected, 1e-8, "KL on a common support"
+    )
 
 
 def test_kl_large_d_low_rank_matches_dense():
@@ -83,13 +103,18 @@ def test_kl_large_d_low_rank_matches_dense():
     g = ld.generated_distribution(den, SCHED)
     assert g.basis.shape == (d, 15)
     # d = 1500 terms of size up to d/c ~ 1e7 in the reverse direction: ~ 1e7 d EPS / KL
-    assert_close(ld.kl_divergence(g, rho), _dense(g, rho), 1e-8, "KL(rho_N || rho), d = 1500")
-    assert_close(ld.kl_divergence(rho, g), _dense(rho, g), 1e-8, "KL(rho || rho_N), d = 1500")
+    assert_close(
+        ld.kl_divergence(g, rho), _dense(g, rho), 1e-8, "KL(rho_N || rho), d = 1500"
+    )
+    assert_close(
+        ld.kl_divergence(rho, g), _dense(rho, g), 1e-8, "KL(rho || rho_N), d = 1500"
+    )
 
 
 @pytest.mark.parametrize("d,N", [(8, 16), (8, 40), (20, 30), (16, 64)])
 def test_expected_kl_of_the_empirical_gaussian(d, N):
-    # An independent road: real data sets, fitted and measured by the core, 4000 of them.
+    # An independent road: real data sets, fitted and measured by the core, 4000 of
+    # them.
     rng = np.random.default_rng(d * N)
     rho = ld.power_law_gaussian(d, 1.0, rng)
     fwd, rev = [], []
@@ -100,18 +125,26 @@ def test_expected_kl_of_the_empirical_gaussian(d, N):
     fwd, rev = np.array(fwd), np.array(rev)
     mean, var = ld.expected_kl_empirical(d, N), ld.variance_kl_empirical(d, N)
     assert_passes(lc.mean_equals(fwd, mean, np.sqrt(var), "E KL(emp || rho)"))
-    # the variance: (s^2 - var) / SE(s^2) with SE(s^2) = sqrt((m4 - s^4) / n) from the sample
+    # the variance: (s^2 - var) / SE(s^2) with SE(s^2) = sqrt((m4 - s^4) / n) from the
+    # sample
     n = fwd.size
     s2 = fwd.var(ddof=1)
     m4 = np.mean((fwd - fwd.mean()) ** 4)
     z_var = (s2 - var) / np.sqrt((m4 - s2**2) / n)
     assert_passes(lc.z_scores([z_var], "Var KL(emp || rho)"))
     if N - d >= 20:
-        # Reverse direction: the sample standard deviation and Student's t. Its terms involve
-        # Tr Sigma_0^-1 (inverse Wishart), whose fourth moment is finite only for N - d > 8:
+        # Reverse direction: the sample standard deviation and Student's t. Its terms
+        # involve
+        # Tr Sigma_0^-1 (inverse Wishart), whose fourth moment is finite only for N - d
+        # > 8:
         # the t quantile is trusted only well above that.
-        assert_passes(lc.mean_equals(rev, ld.expected_kl_empirical(d, N, reverse=True),
-                                     name="E KL(rho || emp)"))
+        assert_passes(
+            lc.mean_equals(
+                rev,
+                ld.expected_kl_empirical(d, N, reverse=True),
+                name="E KL(rho || emp)",
+            )
+        )
 
 
 def test_expected_kl_approaches_the_d_over_4N_law():
@@ -120,21 +153,26 @@ def test_expected_kl_approaches_the_d_over_4N_law():
         # E KL = d(d+3)/(4N) + O(d^3/N^2)
         exact = ld.expected_kl_empirical(d, N)
         assert abs(exact / (d * (d + 3) / (4 * N)) - 1) < 2 * d / N
-        assert abs(ld.variance_kl_empirical(d, N) / (d * (d + 3) / (4 * N**2)) - 1) < 4 * d / N
+        assert (
+            abs(ld.variance_kl_empirical(d, N) / (d * (d + 3) / (4 * N**2)) - 1)
+            < 4 * d / N
+        )
 
 
 def test_exact_metrics_are_the_single_calls():
-    rng = np.random.default_rng(27)
-    rho = ld.power_law_gaussian(12, 1.0, rng)
-    X = rho.sample(6, rng)
-    den = ld.fit_linear_denoiser(X, SCHED, weight_decay=1e-3)
+    _, rho, X, den = problem(27, 12, 6, weight_decay=1e-3)
     m = ld.exact_metrics(den, SCHED, rho, X, sampler="ddpm", sigma="posterior")
     gen = ld.generated_distribution(den, SCHED, sigma="posterior")
     assert np.array_equal(m.train_loss, ld.train_loss(den, SCHED, X))
     assert np.array_equal(m.test_loss, ld.test_loss(den, SCHED, rho))
-    assert m.kl == ld.kl_divergence(gen, rho) and m.kl_reverse == ld.kl_divergence(rho, gen)
+    assert m.kl == ld.kl_divergence(gen, rho) and m.kl_reverse == ld.kl_divergence(
+        rho, gen
+    )
     assert m.missing_variance == ld.missing_variance(den, rho)
     assert np.array_equal(m.generated.cov, gen.cov)
     # the posterior sampler adds no noise at t = 1: rho_N is degenerate for N < d
-    assert np.isinf(ld.exact_metrics(ld.fit_linear_denoiser(X, SCHED), SCHED, rho, X,
-                                     sigma="posterior").kl)
+    assert np.isinf(
+        ld.exact_metrics(
+            ld.fit_linear_denoiser(X, SCHED), SCHED, rho, X, sigma="posterior"
+        ).kl
+    )

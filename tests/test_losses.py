@@ -1,8 +1,8 @@
-"""Chapters 1 and 3: exact train and test losses, the best model, the missing variance."""
+"""Chapters 1 and 3: exact train and test losses, best model, missing variance."""
 
 import numpy as np
 import pytest
-from conftest import SCHED, STEPS, assert_close, assert_passes
+from conftest import SCHED, STEPS, assert_close, assert_passes, problem
 
 import lindiff_checks as lc
 import lindiff_core as ld
@@ -20,9 +20,17 @@ def test_losses_match_the_dense_formula(N, d, gamma):
     for t in STEPS:
         a = SCHED.alpha_bar[t - 1]
         W, b = ref.dense_denoiser(X, SCHED, t, gamma)
-        # the dense road inherits the solve's ~1e-10 and weighs data variance by |W|^2 <= 1/c_t
-        assert_close(L_test[t - 1], ref.dense_loss(W, b, a, rho.mean, rho.cov), 1e-8, f"test L_{t}")
-        assert_close(L_train[t - 1], ref.dense_loss(W, b, a, mu0, S0), 1e-8, f"train L_{t}")
+        # the dense road inherits the solve's ~1e-10 and weighs data variance by |W|^2
+        # <= 1/c_t
+        assert_close(
+            L_test[t - 1],
+            ref.dense_loss(W, b, a, rho.mean, rho.cov),
+            1e-8,
+            f"test L_{t}",
+        )
+        assert_close(
+            L_train[t - 1], ref.dense_loss(W, b, a, mu0, S0), 1e-8, f"train L_{t}"
+        )
 
 
 def test_train_loss_is_test_loss_on_the_empirical_gaussian():
@@ -31,18 +39,19 @@ def test_train_loss_is_test_loss_on_the_empirical_gaussian():
         X = rng.standard_normal((7, 11)) * rng.uniform(0.1, 10)
         den = ld.fit_linear_denoiser(X, SCHED)
         emp = ld.Gaussian.from_samples(X)
-        check = lc.close(ld.train_loss(den, SCHED, X), ld.test_loss(den, SCHED, emp), 1e-12)
-        # Two summation orders over d terms of size <= L_t: ~ d EPS ~ 2e-15; the variance off
-        # span(V) (weighed by 1/c_1 ~ 1e4) is formed by explicit projection on both roads, so
+        check = lc.close(
+            ld.train_loss(den, SCHED, X), ld.test_loss(den, SCHED, emp), 1e-12
+        )
+        # Two summation orders over d terms of size <= L_t: ~ d EPS ~ 2e-15; the
+        # variance off
+        # span(V) (weighed by 1/c_1 ~ 1e4) is formed by explicit projection on both
+        # roads, so
         # it is O(EPS^2), not O(EPS) (measured: < 1e-15).
         assert_passes(check)
 
 
 def test_test_loss_monte_carlo():
-    rng = np.random.default_rng(13)
-    d, N = 6, 4
-    rho = ld.power_law_gaussian(d, 1.0, rng)
-    den = ld.fit_linear_denoiser(rho.sample(N, rng), SCHED)
+    rng, rho, _, den = problem(13, 6, 4)
     L = ld.test_loss(den, SCHED, rho)
     z = lc.loss_z_scores(den, SCHED, rho, [1, 100, 1000], L, 200_000, rng)
     assert_passes(lc.z_scores(z, "Monte-Carlo test loss"))
@@ -59,10 +68,16 @@ def test_optimal_loss_is_the_minimum_and_the_test_loss_of_the_true_fit():
     # the denoiser fitted to a sample of rho approaches it from above
     for N in [20, 2000]:
         X = rho.sample(N, np.random.default_rng(N))
-        assert np.all(ld.test_loss(ld.fit_linear_denoiser(X, SCHED), SCHED, rho) >= best)
-    rest = ld.Gaussian.from_eigen(np.zeros(d), [3.0, 2.0], basis=np.eye(d)[:, :2], rest=0.5)
+        assert np.all(
+            ld.test_loss(ld.fit_linear_denoiser(X, SCHED), SCHED, rho) >= best
+        )
+    rest = ld.Gaussian.from_eigen(
+        np.zeros(d), [3.0, 2.0], basis=np.eye(d)[:, :2], rest=0.5
+    )
     full = ld.Gaussian.from_eigen(np.zeros(d), [3.0, 2.0] + [0.5] * (d - 2))
-    assert_close(ld.optimal_loss(rest, SCHED), ld.optimal_loss(full, SCHED), 1e-13, "rest form")
+    assert_close(
+        ld.optimal_loss(rest, SCHED), ld.optimal_loss(full, SCHED), 1e-13, "rest form"
+    )
 
 
 def test_loss_minimum_and_rotation_invariance():
@@ -74,44 +89,57 @@ def test_loss_minimum_and_rotation_invariance():
     rho_rot = ld.Gaussian.from_eigen(rho.mean @ Q.T, rho.eigenvalues, basis=Q)
     den = ld.fit_linear_denoiser(X, SCHED)
     den_rot = ld.fit_linear_denoiser(X @ Q.T, SCHED)
-    # The rotated problem rounds differently in the SVD (~ d EPS), and the null variance is
+    # The rotated problem rounds differently in the SVD (~ d EPS), and the null variance
+    # is
     # weighed by 1/c_1 ~ 1e4: ~ 1e4 d EPS ~ 1e-11.
-    assert_close(ld.test_loss(den, SCHED, rho), ld.test_loss(den_rot, SCHED, rho_rot), 1e-9,
-                 "rotated test loss")
+    assert_close(
+        ld.test_loss(den, SCHED, rho),
+        ld.test_loss(den_rot, SCHED, rho_rot),
+        1e-9,
+        "rotated test loss",
+    )
     lam0 = np.linalg.eigvalsh(np.cov(X.T, bias=True))
     a = SCHED.alpha_bar[:, None]
     L_min = d - (1 - a[:, 0]) * np.sum(1 / (a * lam0 + 1 - a), axis=1)
-    # eigvalsh leaves the d - N + 1 zero eigenvalues at +-d EPS lam_max, and at t = 1 they
+    # eigvalsh leaves the d - N + 1 zero eigenvalues at +-d EPS lam_max, and at t = 1
+    # they
     # enter as 1/(abar lam + beta_1): relative error ~ d EPS lam_max / beta_1 ~ 1e-11
     assert_close(ld.train_loss(den, SCHED, X), L_min, 1e-9, "train loss is the minimum")
 
 
-def test_missing_variance():
-    rng = np.random.default_rng(15)
-    d, N = 10, 4
-    rho = ld.power_law_gaussian(d, 1.0, rng)
-    X = rho.sample(N, rng)
-    den = ld.fit_linear_denoiser(X, SCHED)
+def test_missing_variance_and_null_mass():
+    d = 10
+    rng, rho, X, den = problem(15, d, 4)
     P = np.eye(d) - den.basis @ den.basis.T
     # Tr(P Sigma P) of O(d) size from a dense product: d EPS
-    assert_close(ld.missing_variance(den, rho), np.trace(P @ rho.cov @ P), 1e-13, "Tr Sigma P_null")
-    assert ld.missing_variance(ld.fit_linear_denoiser(rho.sample(50, rng), SCHED), rho) == 0.0
+    assert_close(
+        ld.missing_variance(den, rho),
+        np.trace(P @ rho.cov @ P),
+        1e-13,
+        "Tr Sigma P_null",
+    )
+    assert (
+        ld.missing_variance(ld.fit_linear_denoiser(rho.sample(50, rng), SCHED), rho)
+        == 0.0
+    )
     emp = ld.Gaussian.from_samples(X)
     # the training set's own Gaussian has no variance off its span: O(EPS^2), not O(EPS)
-    assert_close(ld.missing_variance(den, emp), 0.0, 1e-20, "no variance off the span",
-                 scale=np.trace(emp.cov))
-
-
-def test_null_mass_is_variance_plus_mean_off_the_span():
-    rng = np.random.default_rng(16)
-    d, N = 10, 4
-    rho = ld.power_law_gaussian(d, 1.0, rng)
-    den = ld.fit_linear_denoiser(rho.sample(N, rng), SCHED)
-    P = np.eye(d) - den.basis @ den.basis.T
+    assert_close(
+        ld.missing_variance(den, emp),
+        0.0,
+        1e-20,
+        "no variance off the span",
+        scale=np.trace(emp.cov),
+    )
+    # the null mass adds the part of the mean off the span
     delta = P @ (rho.mean - den.mean)
     # dense products of O(d) numbers: d EPS; 1e-13 leaves 100x
-    assert_close(ld.null_mass(den, rho), np.trace(P @ rho.cov @ P) + delta @ delta, 1e-13,
-                 "Tr Sigma P_null + |P_null (mu - mu_0)|^2")
+    assert_close(
+        ld.null_mass(den, rho),
+        np.trace(P @ rho.cov @ P) + delta @ delta,
+        1e-13,
+        "Tr Sigma P_null + |P_null (mu - mu_0)|^2",
+    )
     assert ld.null_mass(den, rho) > ld.missing_variance(den, rho)
     full = ld.fit_linear_denoiser(rho.sample(50, rng), SCHED)
     assert ld.null_mass(full, rho) == 0.0

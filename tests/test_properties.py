@@ -1,8 +1,10 @@
-"""Properties that hold for every input (hypothesis), and a stress grid over the extremes."""
+"""Properties that hold for every input (hypothesis), and a stress grid over the
+extremes.
+"""
 
 import numpy as np
 import pytest
-from conftest import EPS, SCHED, assert_close
+from conftest import EPS, SCHED, assert_close, problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,15 +20,17 @@ def _rotation(rng, d):
 
 
 # a training problem: dimension, training points, power-law exponent, weight decay, seed
-PROBLEMS = dict(d=st.integers(1, 12), N=st.integers(2, 20), k=st.floats(0, 3),
-                gamma=st.sampled_from([0.0, 1e-4, 0.1]), seed=SEEDS)
+PROBLEMS = dict(
+    d=st.integers(1, 12),
+    N=st.integers(2, 20),
+    k=st.floats(0, 3),
+    gamma=st.sampled_from([0.0, 1e-4, 0.1]),
+    seed=SEEDS,
+)
 
 
 def _problem(d, N, k, gamma, seed):
-    rng = np.random.default_rng(seed)
-    rho = ld.power_law_gaussian(d, k, rng)
-    X = rho.sample(N, rng)
-    return rng, rho, X, ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
+    return problem(seed, d, N, k, weight_decay=gamma)
 
 
 @settings(max_examples=30)
@@ -36,15 +40,24 @@ def test_rotating_data_and_sigma_together_changes_nothing(d, N, k, gamma, seed):
     Q = _rotation(rng, d)
     rho_rot = ld.Gaussian.from_eigen(Q @ rho.mean, rho.eigenvalues, basis=Q @ rho.basis)
     den_rot = ld.fit_linear_denoiser(X @ Q.T, SCHED, weight_decay=gamma)
-    # The two problems round differently (SVD, rotations: ~ d EPS relative on the bases);
-    # the null-direction terms weigh that by up to 1/c_1 ~ 1e4 and the reverse KL divides
+    # The two problems round differently (SVD, rotations: ~ d EPS relative on the
+    # bases);
+    # the null-direction terms weigh that by up to 1/c_1 ~ 1e4 and the reverse KL
+    # divides
     # by the floor and by lambda_min(Sigma) >= d^-3: allow 1e-6 relative.
     for f in (ld.test_loss, ld.train_loss):
         arg = (rho, rho_rot) if f is ld.test_loss else (X, X @ Q.T)
         assert_close(f(den_rot, SCHED, arg[1]), f(den, SCHED, arg[0]), 1e-6, f.__name__)
-    g, g_rot = ld.generated_distribution(den, SCHED), ld.generated_distribution(den_rot, SCHED)
-    assert_close(ld.kl_divergence(g_rot, rho_rot), ld.kl_divergence(g, rho), 1e-6, "KL forward")
-    assert_close(ld.kl_divergence(rho_rot, g_rot), ld.kl_divergence(rho, g), 1e-6, "KL reverse")
+    g, g_rot = (
+        ld.generated_distribution(den, SCHED),
+        ld.generated_distribution(den_rot, SCHED),
+    )
+    assert_close(
+        ld.kl_divergence(g_rot, rho_rot), ld.kl_divergence(g, rho), 1e-6, "KL forward"
+    )
+    assert_close(
+        ld.kl_divergence(rho_rot, g_rot), ld.kl_divergence(rho, g), 1e-6, "KL reverse"
+    )
 
 
 def _gaussian(draw_rng, d, form):
@@ -52,11 +65,14 @@ def _gaussian(draw_rng, d, form):
     if form == "standard":
         return ld.Gaussian.from_eigen(mean, draw_rng.uniform(1e-3, 10, d))
     if form == "full":
-        return ld.Gaussian.from_eigen(mean, draw_rng.uniform(1e-3, 10, d), basis=_rotation(draw_rng, d))
+        return ld.Gaussian.from_eigen(
+            mean, draw_rng.uniform(1e-3, 10, d), basis=_rotation(draw_rng, d)
+        )
     r = draw_rng.integers(0, d + 1)
     V = _rotation(draw_rng, d)[:, :r]
-    return ld.Gaussian.from_eigen(mean, draw_rng.uniform(1e-3, 10, r), basis=V,
-                                  rest=draw_rng.uniform(1e-3, 10))
+    return ld.Gaussian.from_eigen(
+        mean, draw_rng.uniform(1e-3, 10, r), basis=V, rest=draw_rng.uniform(1e-3, 10)
+    )
 
 
 FORMS = st.sampled_from(["standard", "full", "low-rank"])
@@ -67,20 +83,31 @@ FORMS = st.sampled_from(["standard", "full", "low-rank"])
 def test_kl_is_zero_on_itself_and_positive_otherwise(d, fp, fq, seed):
     rng = np.random.default_rng(seed)
     p, q = _gaussian(rng, d, fp), _gaussian(rng, d, fq)
-    # KL(p, p): terms of size up to d cancel; ~ d EPS each, and 1/lambda_min ~ 1e3 enters
+    # KL(p, p): terms of size up to d cancel; ~ d EPS each, and 1/lambda_min ~ 1e3
+    # enters
     # the Mahalanobis term of the mean: 100 d EPS 1e3
     assert abs(ld.kl_divergence(p, p)) <= 100 * d * EPS * 1e3
     assert ld.kl_divergence(p, q) >= 0 and ld.kl_divergence(q, p) >= 0
 
 
 @settings(max_examples=40, deadline=None)
-@given(sampler=st.sampled_from([("ddpm", "beta"), ("ddpm", "posterior"), ("ddim", "beta")]),
-       gamma=st.sampled_from([0.0, 1e-8, 1e-3, 1.0]),
-       tau=st.sampled_from([None, 1e-3, 1.0, 1e3]))
+@given(
+    sampler=st.sampled_from(
+        [("ddpm", "beta"), ("ddpm", "posterior"), ("ddim", "beta")]
+    ),
+    gamma=st.sampled_from([0.0, 1e-8, 1e-3, 1.0]),
+    tau=st.sampled_from([None, 1e-3, 1.0, 1e3]),
+)
 def test_generated_variance_increases_with_lambda(sampler, gamma, tau):
     lam = np.concatenate([[0.0], np.logspace(-8, 4, 400)])
-    f, h = ld.generated_moments(lam, SCHED, weight_decay=gamma, train_time=tau,
-                                sampler=sampler[0], sigma=sampler[1])
+    f, h = ld.generated_moments(
+        lam,
+        SCHED,
+        weight_decay=gamma,
+        train_time=tau,
+        sampler=sampler[0],
+        sigma=sampler[1],
+    )
     assert np.all(np.isfinite(f)) and np.all(np.isfinite(h))
     assert np.all(f >= 0)
     # strictly increasing in lambda, up to rounding of f (relative ~ T EPS)
@@ -88,8 +115,11 @@ def test_generated_variance_increases_with_lambda(sampler, gamma, tau):
 
 
 @settings(max_examples=40, deadline=None)
-@given(gamma=st.floats(0, 10), tau=st.one_of(st.none(), st.floats(1e-12, 1e12)),
-       lam=st.lists(st.floats(0, 1e6), min_size=1, max_size=20))
+@given(
+    gamma=st.floats(0, 10),
+    tau=st.one_of(st.none(), st.floats(1e-12, 1e12)),
+    lam=st.lists(st.floats(0, 1e6), min_size=1, max_size=20),
+)
 def test_gains_are_positive_and_bounded(gamma, tau, lam):
     gain = ld.denoiser_gain(np.array(lam), SCHED, weight_decay=gamma, train_time=tau)
     bound = 1 / np.sqrt(SCHED.one_minus_alpha_bar)[:, None]
@@ -97,7 +127,8 @@ def test_gains_are_positive_and_bounded(gamma, tau, lam):
     assert np.all(gain <= bound * (1 + 4 * EPS))
 
 
-# --------------------------------------------------------------------------- stress grid
+# --------------------------------------------------------------------------- stress
+# grid
 
 STRESS = [
     # (d, N, k, weight_decay, train_time)
@@ -129,13 +160,22 @@ def test_stress_no_nan_and_inf_only_where_infinite(d, N, k, gamma, tau):
         assert np.all(np.isfinite(g.eigenvalues)) and np.isfinite(g.rest)
         assert np.all(np.isfinite(g.mean))
         fwd, rev = ld.kl_divergence(g, rho), ld.kl_divergence(rho, g)
-        # infinite exactly when rho_N is degenerate: no noise at the last step (c = 0), no
+        # infinite exactly when rho_N is degenerate: no noise at the last step (c = 0),
+        # no
         # weight decay and no early stop, and null directions to leave empty
-        degenerate = (sigma == "posterior" or sampler == "ddim") and gamma == 0 and tau is None \
+        degenerate = (
+            (sigma == "posterior" or sampler == "ddim")
+            and gamma == 0
+            and tau is None
             and den.n_null > 0
-        # with early stopping or weight decay the last step does not erase the null directions
-        # exactly, but their variance can underflow to 0 in floating point: then also inf
-        degenerate = degenerate or g.rest == 0 and den.n_null > 0 or np.any(g.eigenvalues == 0)
+        )
+        # with early stopping or weight decay the last step does not erase the null
+        # directions
+        # exactly, but their variance can underflow to 0 in floating point: then also
+        # inf
+        degenerate = (
+            degenerate or g.rest == 0 and den.n_null > 0 or np.any(g.eigenvalues == 0)
+        )
         assert np.isinf(fwd) == degenerate and np.isinf(rev) == degenerate
         assert not np.isnan(fwd) and not np.isnan(rev)
         if not degenerate:
@@ -158,5 +198,9 @@ def test_weights_and_losses_match_the_dense_roads(d, N, k, gamma, seed):
         # dense solve with cond(C_t) <= (abar lam_max + 1)/beta_1 ~ 1e6 for k = 3:
         # ~ d cond EPS ~ 1e-9
         assert_close(den.weights(t)[0], W, 1e-7, f"W_{t}")
-        assert_close(L_test[t - 1], ref.dense_loss(W, b, SCHED.alpha_bar[t - 1], rho.mean, rho.cov),
-                     1e-7, f"test L_{t}")
+        assert_close(
+            L_test[t - 1],
+            ref.dense_loss(W, b, SCHED.alpha_bar[t - 1], rho.mean, rho.cov),
+            1e-7,
+            f"test L_{t}",
+        )

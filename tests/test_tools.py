@@ -17,8 +17,13 @@ BENCHMARKS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
 
 
 def _run(*args, cwd=ROOT):
-    done = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -32,12 +37,18 @@ def test_benchmark_runs_at_tiny_size(path):
 @pytest.fixture
 def notebook(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nx = [1, 2, 3]"),
         nbformat.v4.new_code_cell("fig, ax = plt.subplots()\nax.plot(x)\nplt.show()"),
     ]
-    nb.cells[1].metadata["mystnb"] = {"figure": {"name": "fig-tiny", "caption": "A line."}}
+    nb.cells[1].metadata["mystnb"] = {
+        "figure": {"name": "fig-tiny", "caption": "A line."}
+    }
     path = tmp_path / "tiny-chapter.ipynb"
     nbformat.write(nb, path)
     return path

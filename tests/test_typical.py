@@ -1,4 +1,6 @@
-"""Chapters 5 and 6: the Silverstein solver, deterministic equivalents and typical-case predictions."""
+"""Chapters 5 and 6: the Silverstein solver, deterministic equivalents and typical-case
+predictions.
+"""
 
 import numpy as np
 import pytest
@@ -20,8 +22,12 @@ def test_kappa_matches_the_isotropic_closed_form():
     cs = np.logspace(-10, 0, 31)
     for n in [50, 199, 200, 201, 800]:
         kappa = ld.silverstein_kappa(np.ones(200), n, cs)
-        assert_close(kappa / ref.kappa_isotropic(200 / n, cs), 1.0, KAPPA_RTOL, f"n = {n}")
-    assert_close(ld.silverstein_kappa(np.ones(200), 50, 0.0), 200 / 50 - 1, KAPPA_RTOL, "kappa_0")
+        assert_close(
+            kappa / ref.kappa_isotropic(200 / n, cs), 1.0, KAPPA_RTOL, f"n = {n}"
+        )
+    assert_close(
+        ld.silverstein_kappa(np.ones(200), 50, 0.0), 200 / 50 - 1, KAPPA_RTOL, "kappa_0"
+    )
 
 
 @pytest.mark.parametrize("k", [0.5, 1.0, 2.0, 3.0])
@@ -32,7 +38,9 @@ def test_kappa_matches_an_independent_bracketed_solver(k):
         ref_kappa = np.array([ref.kappa_brentq(lam, n, c) for c in cs])
         got = ld.silverstein_kappa(lam, n, cs)
         # elementwise relative: kappa spans ten decades over c
-        assert_close(got[ref_kappa > 0] / ref_kappa[ref_kappa > 0], 1.0, KAPPA_RTOL, f"n = {n}")
+        assert_close(
+            got[ref_kappa > 0] / ref_kappa[ref_kappa > 0], 1.0, KAPPA_RTOL, f"n = {n}"
+        )
         assert np.all(got[ref_kappa == 0] == 0)
 
 
@@ -40,7 +48,9 @@ def test_kappa_broadcasts_and_continuation_agrees():
     lam = ld.power_law_spectrum(100, 1.0)
     Ns = np.array([[20.0], [100.0], [300.0]])
     cs = np.logspace(-8, 1, 400)[None, :]
-    grid = ld.silverstein_kappa(lam, Ns, cs)  # 1200 roots: solved with continuation in c
+    grid = ld.silverstein_kappa(
+        lam, Ns, cs
+    )  # 1200 roots: solved with continuation in c
     assert grid.shape == (3, 400)
     for i, n in enumerate(Ns[:, 0]):
         single = np.array([ld.silverstein_kappa(lam, n, c) for c in cs[0, ::37]])
@@ -55,15 +65,21 @@ def test_predict_losses_without_weight_decay_is_the_plain_formula():
     tc = ld.typical_case(lam, N, SCHED.noise_to_signal)
     # two formulas for the same deterministic equivalent: n (1 - c/kappa) against
     # d - c Tr R; terms up to (d - n) ~ 1e2 cancel to ~ 1: 1e2 d EPS
-    assert_close(train, d - SCHED.noise_to_signal * tc.tr_resolvent, 1e-11, "train loss")
+    assert_close(
+        train, d - SCHED.noise_to_signal * tc.tr_resolvent, 1e-11, "train loss"
+    )
 
 
-# --------------------------------------------------------------------------- against simulation
+# --------------------------------------------------------------------------- against
+# simulation
 #
 # The deterministic equivalents are large-d limits: at finite d they are off by O(1/d),
-# measured at d = 128, 256, 512 as at most 3.3/d relative away from N = d and 8/d at N = d
-# (chapter 5). Each comparison below allows b/d of the prediction (b = 5, or 12 at N = d) plus
-# Student's t times the standard error of the average over M training sets (sample spread,
+# measured at d = 128, 256, 512 as at most 3.3/d relative away from N = d and 8/d at N =
+# d
+# (chapter 5). Each comparison below allows b/d of the prediction (b = 5, or 12 at N =
+# d) plus
+# Student's t times the standard error of the average over M training sets (sample
+# spread,
 # ddof = 1), with the false-alarm rate 1e-4 shared by the comparisons of the test.
 
 
@@ -74,7 +90,9 @@ def _compare(samples, predictions, N, d, family):
     b = 12.0 if N == d else 5.0
     mean, se = samples.mean(axis=0), samples.std(axis=0, ddof=1) / np.sqrt(M)
     dev = np.abs(mean - predictions)
-    assert np.all(dev <= q * se + b / d * np.abs(predictions)), (dev / np.abs(predictions))
+    assert np.all(dev <= q * se + b / d * np.abs(predictions)), dev / np.abs(
+        predictions
+    )
 
 
 @pytest.mark.parametrize("k", [0.0, 1.5])
@@ -88,7 +106,10 @@ def test_typical_case_traces_match_simulation(k):
         sims = []
         for _ in range(12):
             ev = ld.Gaussian.from_samples(rho.sample(N, rng)).spectrum
-            sims.append([np.sum(1 / (ev + ci)) for ci in c] + [np.sum(np.log(ev + ci)) for ci in c])
+            sims.append(
+                [np.sum(1 / (ev + ci)) for ci in c]
+                + [np.sum(np.log(ev + ci)) for ci in c]
+            )
         sims = np.array(sims)
         _compare(sims[:, :2], tc.tr_resolvent, N, d, family=8)
         # the log-determinant: an additive O(1) finite-d error on a sum of d logs
@@ -108,15 +129,21 @@ def test_predicted_losses_and_missing_variance_match_simulation(gamma):
     for _ in range(16):
         X = rho.sample(N, rng)
         den = ld.fit_linear_denoiser(X, SCHED, weight_decay=gamma)
-        sims.append([ld.train_loss(den, SCHED, X).sum(), ld.test_loss(den, SCHED, rho).sum(),
-                     ld.missing_variance(den, rho)])
+        sims.append(
+            [
+                ld.train_loss(den, SCHED, X).sum(),
+                ld.test_loss(den, SCHED, rho).sum(),
+                ld.missing_variance(den, rho),
+            ]
+        )
     predictions = [train.sum(), test.sum(), ld.predict_missing_variance(lam, N)]
     _compare(sims, predictions, N, d, family=3)
     assert ld.predict_missing_variance(lam, 4 * d) == 0.0
 
 
 def test_predict_kl_reproduces_the_wishart_expectation():
-    # for N >> d the deterministic equivalent captures the leading order d(d+3)/(4N); the
+    # for N >> d the deterministic equivalent captures the leading order d(d+3)/(4N);
+    # the
     # exact expectation differs at relative order 1/d (and d/N)
     d, N = 40, 4000
     lam = ld.power_law_spectrum(d, 1.0)
