@@ -39,9 +39,9 @@ def _recording_init(self, *args, **kwargs):
     _init(self, *args, **kwargs)
     if self.kind == "rounding":
         where = _os.environ.get("PYTEST_CURRENT_TEST",
-        _os.environ.get("LINDIFF_MARGINS_SOURCE", "?"))
+                                _os.environ.get("LINDIFF_MARGINS_SOURCE", "?"))
         _records.append([where.split(" (")[0], self.name, float(self.value),
-        float(self.limit)])
+                         float(self.limit)])
 _lc.Check.__init__ = _recording_init
 def _dump():
     with open(_os.environ["LINDIFF_MARGINS"], "a") as f:

@@ -102,40 +102,41 @@ def _is_local(url: str) -> bool:
 
 # Runs in the page after load: wait for MathJax, then report what is wrong.
 _INSPECT = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await
-  MathJax.startup.promise; }
-  // the widget manager renders asynchronously after the load event: wait for it (up to
-  20 s)
-  const views = () =>
-  document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
-  const shown = () => document.querySelectorAll('.jupyter-widgets,
-  .widget-container').length;
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  // the widget manager renders asynchronously after the load event: wait for it (20 s)
+  const VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]';
+  const views = () => document.querySelectorAll(VIEW).length;
+  const shown = () =>
+    document.querySelectorAll('.jupyter-widgets, .widget-container').length;
   for (let i = 0; i < 200 && views() > 0 && shown() === 0; i++) {
     await new Promise(r => setTimeout(r, 100));
   }
   const maths = Array.from(document.querySelectorAll('span.math, div.math'));
-  const untypeset = maths.filter(m => !m.querySelector('mjx-container')).map(m =>
-  m.textContent.slice(0, 80));
+  const untypeset = maths.filter(m => !m.querySelector('mjx-container'))
+      .map(m => m.textContent.slice(0, 80));
   const errors = Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
       .map(e => e.getAttribute('data-mjx-error') || e.textContent.slice(0, 80));
-  const walker = document.createTreeWalker(document.querySelector('main') ||
-  document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(
+      document.querySelector('main') || document.body, NodeFilter.SHOW_TEXT);
   const raw = [];
+  const SKIP = 'pre, code, script, style, mjx-container, .highlight, textarea';
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    if (n.parentElement.closest('pre, code, script, style, mjx-container, .highlight,
-    textarea')) continue;
+    if (n.parentElement.closest(SKIP)) continue;
     const t = n.textContent;
     if (/\\\\\\(|\\\\\\[|\\$\\$|\\\\begin\\{/.test(t)) raw.push(t.trim().slice(0, 80));
   }
-  const images = Array.from(document.images).map(i => ({src: i.currentSrc || i.src, ok:
-  i.complete && i.naturalWidth > 0}));
-  const widgets =
-  document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
-  const rendered = document.querySelectorAll('.jupyter-widgets, .widget-container,
-  .jp-OutputArea-output .widget-slider').length;
+  const images = Array.from(document.images)
+      .map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}));
+  const widgets = views();
+  const SHOWN =
+    '.jupyter-widgets, .widget-container, .jp-OutputArea-output .widget-slider';
+  const rendered = document.querySelectorAll(SHOWN).length;
   const mathjax = document.querySelectorAll('mjx-container').length;
-  return {maths: maths.length, mathjax, untypeset, errors, raw, images, widgets,
-  rendered};
+  return {
+    maths: maths.length, mathjax, untypeset, errors, raw, images, widgets, rendered
+  };
 }"""
 
 
