@@ -66,6 +66,8 @@ __all__ = [
     "predict_kl",
     # chapter 7
     "gradient_descent",
+    # chapter 8
+    "empirical_denoiser",
 ]
 
 _EPS = np.finfo(float).eps
@@ -1538,17 +1540,28 @@ def silverstein_kappa(eigenvalues, N, c) -> np.ndarray:
     increasing; no starting guess is needed and a failure raises instead of returning a
     wrong root.
     """
-    lam = _array("eigenvalues", eigenvalues, ndim=1)
-    if np.any(lam < 0) or not np.any(lam > 0):
-        raise ValueError(
-            "eigenvalues: expected values >= 0, at least one of them positive"
-        )
+    lam = _spectrum(eigenvalues)
     N = _array("N", N)
     c = _array("c", c)
     if np.any(N <= 0):
         raise ValueError(f"N: expected N > 0, got minimum {N.min():.3g}")
     if np.any(c < 0):
         raise ValueError(f"c: expected c >= 0, got minimum {c.min():.3g}")
+    return _kappa(lam, N, c)
+
+
+def _spectrum(eigenvalues) -> np.ndarray:
+    """The eigenvalues of ``Sigma``: a 1-d array, ``>= 0``, at least one positive."""
+    lam = _array("eigenvalues", eigenvalues, ndim=1)
+    if np.any(lam < 0) or not np.any(lam > 0):
+        raise ValueError(
+            "eigenvalues: expected values >= 0, at least one of them positive"
+        )
+    return lam
+
+
+def _kappa(lam: np.ndarray, N: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """:func:`silverstein_kappa` for checked input."""
     N, c = np.broadcast_arrays(N, c)
     lam = lam[lam > 0]
     d_plus, trace = lam.size, lam.sum()
@@ -1633,14 +1646,19 @@ def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCas
     ln(c/kappa) + n (c/kappa - 1)`` (skipped, ``None``, with ``with_logdet=False``).
     Requires ``c > 0``.
     """
-    lam = _array("eigenvalues", eigenvalues, ndim=1)
+    lam = _spectrum(eigenvalues)
     N = _integer("N", N, low=2)
     c = _array("c", c)
     if np.any(c <= 0):
         raise ValueError(f"c: expected c > 0, got minimum {c.min():.3g}")
+    return _typical(lam, N, c, with_logdet)
+
+
+def _typical(lam: np.ndarray, N: int, c: np.ndarray, with_logdet: bool) -> TypicalCase:
+    """:func:`typical_case` for checked input."""
     d, n = lam.size, N - 1
     lam_s = lam * (n / N)
-    kappa = silverstein_kappa(lam_s, n, c)
+    kappa = _kappa(lam_s, np.asarray(float(n)), c)
     _, df2 = _kappa_stats(lam_s, kappa.ravel())
     dkappa = 1.0 / (1.0 - df2.reshape(kappa.shape) / n)
     logdet = None
@@ -1679,10 +1697,11 @@ def predict_losses(
     ``gamma = 0``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``.
     """
     sched = _check_schedule(sched)
-    lam = _array("eigenvalues", eigenvalues, ndim=1)
+    lam = _spectrum(eigenvalues)
+    N = _integer("N", N, low=2)
     gamma = _real("weight_decay", weight_decay, low=0.0)
     c = sched.noise_to_signal
-    tc = typical_case(lam, N, c + gamma / sched.alpha_bar, with_logdet=False)
+    tc = _typical(lam, N, c + gamma / sched.alpha_bar, with_logdet=False)
     common = lam.size - 2.0 * c * tc.tr_resolvent + c**2 * tc.tr_resolvent2
     train = common + c * tc.tr_sigma0_resolvent2
     test = common + c * (1.0 + 1.0 / N) * tc.tr_sigma_resolvent2
@@ -1693,10 +1712,10 @@ def predict_missing_variance(eigenvalues, N: int) -> float:
     """Typical-case ``Tr(Sigma P_null) ~ N kappa_0`` with ``kappa_0`` for ``(n, Sigma')
     = (N - 1, (N-1)/N Sigma)`` (chapter 5).
     """
-    lam = _array("eigenvalues", eigenvalues, ndim=1)
+    lam = _spectrum(eigenvalues)
     N = _integer("N", N, low=2)
     n = N - 1
-    return float(N * silverstein_kappa(lam * (n / N), n, 0.0))
+    return float(N * _kappa(lam * (n / N), np.asarray(float(n)), np.asarray(0.0)))
 
 
 def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
@@ -1714,8 +1733,9 @@ def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
         raise ValueError(
             "eigenvalues: expected a non-singular Sigma (all eigenvalues > 0)"
         )
+    N = _integer("N", N, low=2)
     c = _real("c", c, low=0.0, low_open=True)
-    tc = typical_case(lam, N, np.array([c]))
+    tc = _typical(lam, N, np.array([c]), with_logdet=True)
     logdet_sigma = np.sum(np.log(lam))
     if not reverse:
         out = 0.5 * (c * np.sum(1.0 / lam) + logdet_sigma - tc.logdet[0])
@@ -1777,3 +1797,50 @@ def gradient_descent(
         )
         W = W - eta * grad
     return W, -np.sqrt(a) * W @ mu0
+
+
+# ---------------------------------------------------------------------------
+# Chapter 8: the optimal denoiser of the training set itself
+# ---------------------------------------------------------------------------
+
+
+def empirical_denoiser(X, sched: Schedule):
+    """``eps(x, t)``, the exact noise predictor of the empirical distribution of ``X``
+    (chapter 8).
+
+    For ``x_0`` drawn uniformly from the ``N`` rows of ``X``, the best predictor of the
+    noise in ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` is ``E[eps | x_t] = (x_t
+    - sqrt(abar_t) sum_i p_i x_i) / sqrt(1 - abar_t)`` with the posterior ``p_i``
+    proportional to ``exp(-||x_t - sqrt(abar_t) x_i||^2 / (2 (1 - abar_t)))``: a softmax
+    over the training points. It is the model that memorizes perfectly: run through
+    :func:`run_chain`, it returns the training points (plus the last step's noise). The
+    softmax drops the term ``||x_t||^2`` common to every ``i`` and subtracts each row's
+    largest logit, so that it stays exact at ``t = 1``, where the logits are of order
+    ``1 / beta_1 ~ 10^4``. ``eps(x, t)`` takes a batch of shape (n, d) and a step ``1 <=
+    t <= T``; cost O(n N d) per call.
+    """
+    sched = _check_schedule(sched)
+    X = _array("X", X, ndim=2)
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"X: expected at least one point and one column, got {X.shape}"
+        )
+    X = X.copy()
+    X.setflags(write=False)
+    norms = np.sum(X**2, axis=1)
+    root_a = np.sqrt(sched.alpha_bar)
+    root_one_minus = np.sqrt(sched.one_minus_alpha_bar)
+
+    def eps(x, t):
+        t = sched.check_step(t)
+        x = _array("x", x, ndim=2)
+        if x.shape[1] != X.shape[1]:
+            raise ValueError(f"x: expected {X.shape[1]} columns, got shape {x.shape}")
+        a, s = root_a[t - 1], root_one_minus[t - 1]
+        logits = (a * (x @ X.T) - 0.5 * a**2 * norms) / s**2
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        return (x - a * (p @ X)) / s
+
+    return eps

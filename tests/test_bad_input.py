@@ -146,6 +146,13 @@ BAD_INPUTS = [
     ("d", lambda: ld.trial(0, 1.0, 4, SCHED, _RNG)),
     ("rng", lambda: ld.trial(3, 1.0, 4, SCHED, 0)),
     ("sigma", lambda: ld.trial(3, 1.0, 4, SCHED, _RNG, sigma="beta_t")),
+    ("X", lambda: ld.empirical_denoiser(np.ones(3), SCHED)),
+    ("X", lambda: ld.empirical_denoiser(np.full((2, 3), np.inf), SCHED)),
+    ("sched", lambda: ld.empirical_denoiser(_X, None)),
+    ("t", lambda: ld.empirical_denoiser(_X, SCHED)(_X, 0)),
+    ("t", lambda: ld.empirical_denoiser(_X, SCHED)(_X, SCHED.T + 1)),
+    ("x", lambda: ld.empirical_denoiser(_X, SCHED)(np.ones((2, 4)), 1)),
+    ("x", lambda: ld.empirical_denoiser(_X, SCHED)(np.full((2, 3), np.nan), 1)),
 ]
 
 

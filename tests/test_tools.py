@@ -65,3 +65,9 @@ def test_chapters_script_executes_writes_figures_and_extracts_code(notebook, tmp
     _run(script, "code", "--out", tmp_path / "code", notebook)
     code = (tmp_path / "code" / "tiny_chapter.py").read_text()
     assert "x = [1, 2, 3]" in code and "plt.show()" in code
+
+
+def test_the_core_does_not_import_jax():
+    code = "import sys, lindiff_core, lindiff_checks, lindiff_reference, lindiff_plot\n"
+    code += "assert not any(m.split('.')[0] in ('jax', 'optax') for m in sys.modules)"
+    _run("-c", code)

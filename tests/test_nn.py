@@ -1,0 +1,111 @@
+"""Chapter 8: the non-linear noise predictors (JAX), at tiny sizes.
+
+Training is checked for what it must do, not for how well a short run converges: the
+loss falls, a run is reproducible bit for bit, the numpy forward pass that the chain
+calls is the network that was trained, and the chain runs through it.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lindiff_core as ld
+import lindiff_nn as nn
+
+TINY = ld.linear_schedule(T=10, beta_min=1e-3, beta_max=0.2)
+X = np.random.default_rng(40).standard_normal((6, 3))
+
+
+@pytest.fixture(scope="module")
+def per_step():
+    return nn.train_per_step(X, TINY, n_steps=400, batch=32, learning_rate=1e-2)
+
+
+@pytest.fixture(scope="module")
+def shared():
+    return nn.train_shared(X, TINY, width=32, n_steps=400, batch=64, learning_rate=3e-3)
+
+
+@pytest.mark.parametrize("which", ["per_step", "shared"])
+def test_training_lowers_the_loss(which, request):
+    net = request.getfixturevalue(which)
+    first, last = net.losses[:50].mean(), net.losses[-50:].mean()
+    # fresh noise makes each loss a noisy draw; averages over 50 steps are compared.
+    # At initialization the loss is about d + |output|^2; a trained predictor must get
+    # well below d = 3, the loss of predicting zero noise.
+    assert last < 0.7 * first and last < 3.0, (first, last)
+
+
+def test_training_is_reproducible_bit_for_bit(per_step):
+    again = nn.train_per_step(X, TINY, n_steps=400, batch=32, learning_rate=1e-2)
+    assert all(
+        np.array_equal(per_step.params[k], again.params[k]) for k in again.params
+    )
+    assert np.array_equal(per_step.losses, again.losses)
+    other = nn.train_per_step(
+        X, TINY, n_steps=400, batch=32, learning_rate=1e-2, seed=1
+    )
+    assert not np.array_equal(per_step.params["A"], other.params["A"])
+
+
+def test_numpy_forward_is_the_trained_per_step_network(per_step):
+    x = np.random.default_rng(41).standard_normal((5, 3))
+    p = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in per_step.params.items()}
+    xs = jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float32), (TINY.T, 5, 3))
+    out = np.asarray(nn._per_step_forward(p, xs))
+    for t in [1, 5, 10]:
+        # float32 forward of O(1) numbers against float64: 1e-6 relative, 1e-4 leaves
+        # 100x
+        ref = out[t - 1]
+        assert np.max(np.abs(per_step.eps(x, t) - ref)) < 1e-4 * np.max(np.abs(ref))
+
+
+def test_numpy_forward_is_the_trained_shared_network(shared):
+    x = np.random.default_rng(42).standard_normal((5, 3))
+    p = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in shared.params.items()}
+    for t in [1, 5, 10]:
+        emb = nn._embedding(jnp.full((5,), float(t)), TINY.T, shared.embedding)
+        h = jnp.concatenate([jnp.asarray(x, dtype=jnp.float32), emb], axis=1)
+        ref = np.asarray(nn._shared_forward(p, h, shared.depth))
+        assert np.max(np.abs(shared.eps(x, t) - ref)) < 1e-4 * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("which", ["per_step", "shared"])
+def test_the_chain_runs_through_a_network(which, request):
+    net = request.getfixturevalue(which)
+    U = ld.run_chain(net.eps, TINY, 50, 3, np.random.default_rng(43))
+    assert U.shape == (50, 3) and np.all(np.isfinite(U))
+
+
+def test_jax_runs_on_the_cpu():
+    assert jax.default_backend() == "cpu"
+
+
+BAD = [
+    ("sched", lambda: nn.train_per_step(X, "schedule")),
+    ("X", lambda: nn.train_per_step(np.ones(3), TINY)),
+    ("X", lambda: nn.train_shared(np.full((3, 2), np.nan), TINY)),
+    ("n_steps", lambda: nn.train_per_step(X, TINY, n_steps=0)),
+    ("batch", lambda: nn.train_shared(X, TINY, batch=2.5)),
+    ("learning_rate", lambda: nn.train_shared(X, TINY, learning_rate=-1.0)),
+    ("width", lambda: nn.train_per_step(X, TINY, width=0)),
+    ("embedding", lambda: nn.train_shared(X, TINY, embedding=7)),
+    ("depth", lambda: nn.train_shared(X, TINY, depth=0)),
+]
+
+
+@pytest.mark.parametrize(
+    "name,call", BAD, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD)]
+)
+def test_bad_input_raises_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=rf"^{name}: expected"):
+        call()
+
+
+def test_bad_step_or_batch_at_prediction(per_step, shared):
+    for net in (per_step, shared):
+        with pytest.raises(ValueError, match="^t: expected"):
+            net.eps(np.ones((2, 3)), 0)
+        with pytest.raises(ValueError, match="^x: expected"):
+            net.eps(np.ones((2, 4)), 1)
