@@ -8,11 +8,13 @@ import pytest
 from conftest import SCHED
 
 import lindiff_core as ld
+import lindiff_nn as nn
 
 _X = np.random.default_rng(0).standard_normal((5, 3))
 _DEN = ld.fit_linear_denoiser(_X, SCHED)
 _RNG = np.random.default_rng(0)
 _RHO3 = ld.power_law_gaussian(3, 1.0)
+_TINY = ld.linear_schedule(T=10)
 
 BAD_INPUTS = [
     ("X", lambda: ld.fit_linear_denoiser(_X[0], SCHED)),  # 1-d
@@ -153,6 +155,16 @@ BAD_INPUTS = [
     ("t", lambda: ld.empirical_denoiser(_X, SCHED)(_X, SCHED.T + 1)),
     ("x", lambda: ld.empirical_denoiser(_X, SCHED)(np.ones((2, 4)), 1)),
     ("x", lambda: ld.empirical_denoiser(_X, SCHED)(np.full((2, 3), np.nan), 1)),
+    # the networks of lindiff_nn
+    ("sched", lambda: nn.train_per_step(_X, "schedule")),
+    ("X", lambda: nn.train_per_step(np.ones(3), _TINY)),
+    ("X", lambda: nn.train_shared(np.full((3, 2), np.nan), _TINY)),
+    ("n_steps", lambda: nn.train_per_step(_X, _TINY, n_steps=0)),
+    ("batch", lambda: nn.train_shared(_X, _TINY, batch=2.5)),
+    ("learning_rate", lambda: nn.train_shared(_X, _TINY, learning_rate=-1.0)),
+    ("width", lambda: nn.train_per_step(_X, _TINY, width=0)),
+    ("embedding", lambda: nn.train_shared(_X, _TINY, embedding=7)),
+    ("depth", lambda: nn.train_shared(_X, _TINY, depth=0)),
 ]
 
 

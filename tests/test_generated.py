@@ -107,24 +107,14 @@ def test_generated_limit_is_the_law_of_the_denoiser_fitted_to_rho():
     )
     full = ld.Gaussian.from_eigen(np.ones(d), [3.0, 2.0] + [0.5] * (d - 2))
     f, h = ld.generated_moments(diag.eigenvalues, SCHED)
-    assert_close(
-        ld.generated_limit(diag, SCHED).eigenvalues,
-        f,
-        1e-15,
-        "f(Sigma), standard basis",
+    limit = ld.generated_limit(diag, SCHED).eigenvalues
+    assert_close(limit, f, 1e-15, "f(Sigma), standard basis")
+    with_rest, full_basis = (
+        ld.generated_limit(rest, SCHED),
+        ld.generated_limit(full, SCHED),
     )
-    assert_close(
-        ld.generated_limit(rest, SCHED).cov,
-        ld.generated_limit(full, SCHED).cov,
-        1e-14,
-        "rest form",
-    )
-    assert_close(
-        ld.generated_limit(rest, SCHED).mean,
-        ld.generated_limit(full, SCHED).mean,
-        1e-14,
-        "rest form, mean",
-    )
+    assert_close(with_rest.cov, full_basis.cov, 1e-14, "rest form")
+    assert_close(with_rest.mean, full_basis.mean, 1e-14, "rest form, mean")
 
 
 def test_null_variance_is_exactly_sigma_1_squared():

@@ -82,27 +82,6 @@ def test_jax_runs_on_the_cpu():
     assert jax.default_backend() == "cpu"
 
 
-BAD = [
-    ("sched", lambda: nn.train_per_step(X, "schedule")),
-    ("X", lambda: nn.train_per_step(np.ones(3), TINY)),
-    ("X", lambda: nn.train_shared(np.full((3, 2), np.nan), TINY)),
-    ("n_steps", lambda: nn.train_per_step(X, TINY, n_steps=0)),
-    ("batch", lambda: nn.train_shared(X, TINY, batch=2.5)),
-    ("learning_rate", lambda: nn.train_shared(X, TINY, learning_rate=-1.0)),
-    ("width", lambda: nn.train_per_step(X, TINY, width=0)),
-    ("embedding", lambda: nn.train_shared(X, TINY, embedding=7)),
-    ("depth", lambda: nn.train_shared(X, TINY, depth=0)),
-]
-
-
-@pytest.mark.parametrize(
-    "name,call", BAD, ids=[f"{i:02d}-{n}" for i, (n, _) in enumerate(BAD)]
-)
-def test_bad_input_raises_value_error_naming_the_argument(name, call):
-    with pytest.raises(ValueError, match=rf"^{name}: expected"):
-        call()
-
-
 def test_bad_step_or_batch_at_prediction(per_step, shared):
     for net in (per_step, shared):
         with pytest.raises(ValueError, match="^t: expected"):
