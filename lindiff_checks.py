@@ -309,8 +309,7 @@ def gaussian_samples(
 
 
 # ---------------------------------------------------------------------------
-# The chapters' Monte-Carlo experiments, written so that a test can feed them a wrong
-# answer
+# The chapters' Monte-Carlo experiments, so that a test can feed them a wrong answer
 # ---------------------------------------------------------------------------
 
 

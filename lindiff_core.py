@@ -211,9 +211,8 @@ class Schedule:
         object.__setattr__(self, "beta", beta)
         abar = np.cumprod(1.0 - beta)
         # 1 - abar_t by the cancellation-free recursion 1 - abar_t = (1 - abar_{t-1}) +
-        # abar_{t-1} beta_t:
-        # it is accurate to rounding at every t and exactly beta_1 at t = 1, as in exact
-        # arithmetic.
+        # abar_{t-1} beta_t: it is accurate to rounding at every t and exactly beta_1 at
+        # t = 1, as in exact arithmetic.
         abar_prev = np.concatenate([[1.0], abar[:-1]])
         one_minus = np.cumsum(abar_prev * beta)
         one_minus_prev = np.concatenate([[0.0], one_minus[:-1]])
@@ -452,9 +451,7 @@ class Gaussian(_EigenForm):
         z = rng.standard_normal((n, self.d))
         if self.basis is None:
             return self.mean + z * np.sqrt(self.eigenvalues)
-        if (
-            not self.has_rest
-        ):  # a full basis: the coordinates in it are standard normal too
+        if not self.has_rest:  # a full basis: its coordinates are standard normal too
             return self.mean + (z * np.sqrt(self.eigenvalues)) @ self.basis.T
         coef = z @ self.basis
         out = z * np.sqrt(self.rest)
@@ -670,9 +667,9 @@ def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
     C = a * lam + (one_minus + gamma)
     if tau is None:
         return np.sqrt(one_minus) / C, (a * lam + gamma) / C
-    E = np.exp(-2.0 * tau * C)
-    gain = np.sqrt(one_minus) * -np.expm1(-2.0 * tau * C) / C
-    return gain, (a * lam + gamma + one_minus * E) / C
+    x = -2.0 * tau * C
+    gain = np.sqrt(one_minus) * -np.expm1(x) / C  # 1 - E, accurate for small tau C
+    return gain, (a * lam + gamma + one_minus * np.exp(x)) / C
 
 
 def denoiser_gain(
@@ -775,9 +772,8 @@ def _loss_from_moments(den: LinearDenoiser, q, q_null, delta) -> np.ndarray:
         d_null = outside @ outside
     else:
         q_null = 0.0
-    fit = (
-        np.sum(den.residuals**2, axis=1) + n_null * den.null_residual**2
-    )  # ||Id - s W||_F^2
+    # ||Id - s W||_F^2 from the residuals, computed without cancellation
+    fit = np.sum(den.residuals**2, axis=1) + n_null * den.null_residual**2
     spread = np.sum(g**2 * (q + dv**2), axis=1) + g0**2 * (q_null + d_null)
     return fit + a * spread
 
@@ -804,9 +800,8 @@ def _train_loss(den: LinearDenoiser, X: np.ndarray) -> np.ndarray:
     q = np.mean(coef**2, axis=0)
     q_null = 0.0
     if den.n_null:
-        outside = (
-            Xc - coef @ den.basis.T
-        )  # the part of each point off span(V), formed explicitly
+        # the part of each point off span(V), formed explicitly
+        outside = Xc - coef @ den.basis.T
         q_null = float(np.mean(np.sum(outside**2, axis=1)))
     return _loss_from_moments(den, q, q_null, m - den.mean)
 
@@ -944,9 +939,12 @@ def generated_moments(
     sampler, sigma = _check_sampler(sampler, sigma)
     lam = _eigenvalues("lam", _array("lam", lam, ndim=1))
     gamma = _real("weight_decay", weight_decay, low=0.0)
-    return _moments(
-        *_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma
-    )
+    return _moments_of(lam, sched, gamma, _train_time(train_time), sampler, sigma)
+
+
+def _moments_of(lam, sched: Schedule, gamma: float, tau, sampler: str, sigma: str):
+    """``(f(lam), h(lam))`` of the denoiser trained on variances ``lam`` (checked)."""
+    return _moments(*_gain(lam, sched, gamma, tau), sched, sampler, sigma)
 
 
 def generated_floor(
@@ -1124,7 +1122,11 @@ def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
     ``P_null = Id - V V^T`` projects onto the ``d - r`` directions in which the
     training set has no variance. Cost O(d r r_rho).
     """
-    den = _check_den(den, rho)
+    return _missing(_check_den(den, rho), rho)
+
+
+def _missing(den: LinearDenoiser, rho: Gaussian) -> float:
+    """``Tr(Sigma P_null)`` for checked input."""
     return _variance_outside(rho, den.basis) if den.n_null else 0.0
 
 
@@ -1209,9 +1211,8 @@ def _is_singular(g: Gaussian) -> bool:
 
 def _trace_inv_q_cov_p(p: Gaussian, q: Gaussian) -> float:
     """``Tr(cov_q^-1 cov_p)`` from the eigen forms (q non-singular), O(d r_p r_q)."""
-    M2 = (
-        _overlap(q.basis, p.basis, p.d) ** 2
-    )  # (r_q, r_p): squared cosines between the two bases
+    # (r_q, r_p): squared cosines between the two bases
+    M2 = _overlap(q.basis, p.basis, p.d) ** 2
     inv_lq = 1.0 / q.eigenvalues
     out = inv_lq @ M2 @ p.eigenvalues
     if p.has_rest:
@@ -1325,9 +1326,8 @@ def generated_limit(
     sampler, sigma = _check_sampler(sampler, sigma)
     gamma = _real("weight_decay", weight_decay, low=0.0)
     lam = rho.eigenvalues if rho.basis is None else np.append(rho.eigenvalues, rho.rest)
-    moments = _moments(
-        *_gain(lam, sched, gamma, _train_time(train_time)), sched, sampler, sigma
-    )
+    tau = _train_time(train_time)
+    moments = _moments_of(lam, sched, gamma, tau, sampler, sigma)
     return _law(rho.mean, rho.basis, rho.has_rest, *moments)
 
 
@@ -1390,7 +1390,7 @@ def _exact_metrics(den, sched, rho, X, sampler, sigma) -> Metrics:
         test_loss=_test_loss(den, rho),
         kl=_kl(rho_n, rho),
         kl_reverse=_kl(rho, rho_n),
-        missing_variance=_variance_outside(rho, den.basis) if den.n_null else 0.0,
+        missing_variance=_missing(den, rho),
         generated=rho_n,
         data=rho,
         denoiser=den,
@@ -1587,9 +1587,8 @@ def _kappa(lam: np.ndarray, N: np.ndarray, c: np.ndarray) -> np.ndarray:
     kappa = kappa0.copy()
     pos = np.flatnonzero(c > 0)
     # Continuation: where one N comes with many ridges c, solve a coarse subset first
-    # and
-    # start the others from the log-log interpolation of those roots (kappa grows with
-    # c).
+    # and start the others from the log-log interpolation of those roots (kappa grows
+    # with c).
     coarse = []
     for n_val in np.unique(N[pos]):
         idx = pos[N[pos] == n_val]

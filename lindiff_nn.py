@@ -33,19 +33,18 @@ __all__ = ["PerStepNetwork", "SharedNetwork", "train_per_step", "train_shared"]
 
 
 def _setup(X, sched, batch, n_steps, learning_rate, seed):
-    """Checked training set (float32 for JAX), schedule arrays and optimizer."""
-    if not isinstance(sched, ld.Schedule):
-        raise ValueError(f"sched: expected a Schedule, got {type(sched).__name__}")
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[0] < 1 or not np.all(np.isfinite(X)):
-        raise ValueError(f"X: expected a finite (N, d) array, got shape {X.shape}")
-    for name, value in [("batch", batch), ("n_steps", n_steps), ("seed", seed)]:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name}: expected an integer, got {value!r}")
-        if value < (0 if name == "seed" else 1):
-            raise ValueError(f"{name}: expected a positive integer, got {value}")
-    if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate: expected a value > 0, got {learning_rate}")
+    """Checked training set (float32 for JAX), schedule arrays and optimizer; the input
+    checks are the core's, with the same messages."""
+    sched = ld._check_schedule(sched)
+    X = ld._array("X", X, ndim=2)
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"X: expected at least one point and one column, got {X.shape}"
+        )
+    ld._integer("batch", batch, low=1)
+    ld._integer("n_steps", n_steps, low=1)
+    ld._integer("seed", seed, low=0)
+    ld._real("learning_rate", learning_rate, low=0.0, low_open=True)
     root_a = jnp.asarray(np.sqrt(sched.alpha_bar), dtype=jnp.float32)
     root_s = jnp.asarray(np.sqrt(sched.one_minus_alpha_bar), dtype=jnp.float32)
     return jnp.asarray(X, dtype=jnp.float32), root_a, root_s, optax.adam(learning_rate)
@@ -73,8 +72,8 @@ def _fit(loss, params, optimizer, n_steps, key):
 
 def _check_step(sched, x, t, d):
     t = sched.check_step(t)
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or x.shape[1] != d:
+    x = ld._array("x", x, ndim=2)
+    if x.shape[1] != d:
         raise ValueError(f"x: expected shape (n, {d}), got {x.shape}")
     return x, t
 
@@ -135,9 +134,7 @@ def train_per_step(
         X, sched, batch, n_steps, learning_rate, seed
     )
     N, d = Xj.shape
-    w = d if width is None else width
-    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
-        raise ValueError(f"width: expected a positive integer, got {width!r}")
+    w = d if width is None else ld._integer("width", width, low=1)
     T = sched.T
     k_a, k_b, key = jax.random.split(jax.random.PRNGKey(seed), 3)
     params = {
@@ -233,12 +230,7 @@ def train_shared(
     )
     N, d = Xj.shape
     for name, value in [("width", width), ("depth", depth), ("embedding", embedding)]:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < 1
-        ):
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        ld._integer(name, value, low=1)
     if embedding % 2:
         raise ValueError(f"embedding: expected an even size, got {embedding}")
     T = sched.T

@@ -17,8 +17,7 @@ import lindiff_checks as lc
 import lindiff_core as ld
 
 # Property tests draw their examples from a fixed seed, so that every run checks the
-# same
-# cases (a failure is reproducible, and CI is not at the mercy of a new draw).
+# same cases (a failure is reproducible, and CI is not at the mercy of a new draw).
 settings.register_profile("book", derandomize=True, database=None, deadline=None)
 settings.load_profile("book")
 

@@ -15,8 +15,7 @@ import lindiff_checks as lc
 import lindiff_core as ld
 import lindiff_reference as ref
 
-# --------------------------------------------------------------------------- null
-# distributions
+# ------------------------------------------------------------------- null distributions
 
 
 def _exact_likelihood_ratio(d, n, R, rng):
@@ -57,8 +56,8 @@ def test_likelihood_ratio_threshold_has_the_stated_false_alarm_rate(d, n):
     for rate in (1e-2, 1e-3, 1e-4):
         count = np.count_nonzero(stat > lc.likelihood_ratio_threshold(d, n, rate))
         # Poisson count with mean R * rate: 100 at 1e-4. Accept rates within a factor
-        # 1.5
-        # of the claim beyond the counting noise (a 6-sigma band leaves no false alarm).
+        # 1.5 of the claim beyond the counting noise (a 6-sigma band leaves no false
+        # alarm).
         expect = R * rate
         assert (
             expect / 1.5 - 6 * np.sqrt(expect)
@@ -69,10 +68,9 @@ def test_likelihood_ratio_threshold_has_the_stated_false_alarm_rate(d, n):
 
 def test_wald_statistic_of_least_squares_is_close_to_chi2():
     # The chapter's experiment (d = 8, N = 5, M pairs) repeated at M = 20 000, ten times
-    # fewer
-    # pairs than the chapter uses, where the sandwich covariance is less accurate: the
-    # mean and
-    # variance of the Wald statistic must stay within the 20% allowance the check makes.
+    # fewer pairs than the chapter uses, where the sandwich covariance is less accurate:
+    # the mean and variance of the Wald statistic must stay within the 20% allowance the
+    # check makes.
     rng, rho, X, den = problem(2025, 8, 5)
     stats_ = np.array(
         [
@@ -87,8 +85,7 @@ def test_wald_statistic_of_least_squares_is_close_to_chi2():
     assert var_ratio < 1.2 + 3 * 0.08
 
 
-# --------------------------------------------------------------------------- mutations,
-# chapter by chapter
+# -------------------------------------------------------- mutations, chapter by chapter
 
 
 def test_chapter_1_least_squares_catches_weights_off_by_a_thousandth():

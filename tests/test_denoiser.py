@@ -21,8 +21,7 @@ def test_weights_match_the_dense_closed_form(N, d, gamma):
         W, b = den.weights(t)
         W_ref, b_ref = ref.dense_denoiser(X, SCHED, t, gamma)
         # Both solve with C_t, of condition number up to (abar lam_max + 1)/(1 - abar_1)
-        # ~ 1e5
-        # at t = 1: relative error ~ d cond(C_t) EPS ~ 1e-10.
+        # ~ 1e5 at t = 1: relative error ~ d cond(C_t) EPS ~ 1e-10.
         assert_close(W, W_ref, 1e-8, f"W_{t}")
         assert_close(b, b_ref, 1e-8, f"b_{t}")
         y = rng.standard_normal((4, d))
@@ -90,8 +89,7 @@ def test_null_directions_have_gain_one_over_s():
 
 def test_denoiser_stores_eigen_form_only():
     # d^2 = 160 000 is above every size the eigen form needs (T r = 19 000, d r = 7
-    # 600),
-    # so a stored d x d or T x d array cannot hide under the bound
+    # 600), so a stored d x d or T x d array cannot hide under the bound
     N, d = 20, 400
     X = np.random.default_rng(10).standard_normal((N, d))
     den = ld.fit_linear_denoiser(X, SCHED)
@@ -138,6 +136,5 @@ def test_gradient_descent_matches_discrete_closed_form_and_flow():
         X, SCHED, t, 1 / np.linalg.eigvalsh(2 * C)[-1], 20000, gamma
     )
     # converged: the contraction (1 - lam_min/lam_max)^20000 is below 1e-30; what is
-    # left is
-    # the rounding of the fixed point, ~ d cond(C) EPS ~ 1e-13
+    # left is the rounding of the fixed point, ~ d cond(C) EPS ~ 1e-13
     assert_close(W_long, W_star, 1e-10, "W after convergence")

@@ -9,7 +9,7 @@ from conftest import EPS, SCHED, assert_close, assert_passes
 import lindiff_checks as lc
 import lindiff_core as ld
 
-# --------------------------------------------------------------------------- schedule
+# ----------------------------------------------------------------------------- schedule
 
 
 def test_schedule_matches_the_talk():
@@ -23,10 +23,8 @@ def test_schedule_matches_the_talk():
     assert_close(SCHED.beta[[0, -1]], [1.099e-4, 1e-2], 1e-13, "beta_1, beta_T")
     assert np.all(np.diff(SCHED.beta) > 0)
     # abar_t against exp(cumsum(log1p(-beta))): both roads accumulate T rounding steps
-    # on
-    # |log abar_t| <= 5.1, so the relative error of either is at most ~ T * 5 * EPS =
-    # 1e-12
-    # (measured: 3e-15).
+    # on |log abar_t| <= 5.1, so the relative error of either is at most ~ T * 5 * EPS =
+    # 1e-12 (measured: 3e-15).
     log_abar = np.cumsum(np.log1p(-SCHED.beta))
     assert_close(SCHED.alpha_bar / np.exp(log_abar), 1.0, 1e-12, "abar_t")
     assert_close(
@@ -36,9 +34,8 @@ def test_schedule_matches_the_talk():
     assert SCHED.alpha_bar_prev[0] == 1.0
     assert np.array_equal(SCHED.alpha_bar_prev[1:], SCHED.alpha_bar[:-1])
     # c_t = (1 - abar_t) / abar_t; the reference 1 - abar_t loses up to 1/(1 - abar_1) ~
-    # 1e4
-    # digits of relative precision at t = 1 by cancellation: 1e4 * EPS ~ 2e-12, allowed
-    # 1e-10.
+    # 1e4 digits of relative precision at t = 1 by cancellation: 1e4 * EPS ~ 2e-12,
+    # allowed 1e-10.
     assert_close(
         SCHED.noise_to_signal / ((1 - SCHED.alpha_bar) / SCHED.alpha_bar),
         1.0,
@@ -66,14 +63,14 @@ def test_schedule_previous_step_arrays():
         SCHED.one_minus_alpha_bar_prev[1:], SCHED.one_minus_alpha_bar[:-1]
     )
     # 1 - abar_t without cancellation: exactly beta_1 at t = 1, and (1 - abar_{t-1})(1 -
-    # beta_t)
-    # + beta_t = 1 - abar_t to rounding at every step (T sums of positive terms: T EPS)
+    # beta_t) + beta_t = 1 - abar_t to rounding at every step (T sums of positive terms:
+    # T EPS)
     assert SCHED.one_minus_alpha_bar[0] == SCHED.beta[0]
     rebuilt = SCHED.one_minus_alpha_bar_prev * (1 - SCHED.beta) + SCHED.beta
     assert_close(rebuilt, SCHED.one_minus_alpha_bar, 100 * SCHED.T * EPS, "1 - abar_t")
 
 
-# --------------------------------------------------------------------------- Gaussians
+# ---------------------------------------------------------------------------- Gaussians
 
 
 def test_gaussian_is_frozen_and_plus_isotropic_adds_to_every_variance():
@@ -98,8 +95,7 @@ def test_from_samples_is_the_empirical_gaussian(N, d):
     g = ld.Gaussian.from_samples(X)
     cov = np.cov(X.T, bias=True)
     # Means and covariances of N points: sums of N terms, relative error ~ N EPS ~
-    # 1e-14,
-    # and the eigen form adds an SVD/eigh of backward error ~ d EPS ||cov||.
+    # 1e-14, and the eigen form adds an SVD/eigh of backward error ~ d EPS ||cov||.
     assert_close(g.mean, X.mean(axis=0), 1e-12, "mean")
     assert_close(g.cov, cov, 1e-11, "cov")
     assert g.r == min(d, N - 1) == g.rank

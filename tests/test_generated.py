@@ -82,8 +82,8 @@ def test_generated_floor_is_the_null_variance():
 
 def test_generated_limit_is_the_law_of_the_denoiser_fitted_to_rho():
     # Data whose empirical mean and covariance are exactly those of rho (N > d,
-    # whitened):
-    # the fitted denoiser is the one of rho itself, and its law is generated_limit(rho).
+    # whitened): the fitted denoiser is the one of rho itself, and its law is
+    # generated_limit(rho).
     rng = np.random.default_rng(26)
     d, N = 6, 50
     rho = ld.power_law_gaussian(d, 1.0, rng)

@@ -134,10 +134,8 @@ def test_expected_kl_of_the_empirical_gaussian(d, N):
     assert_passes(lc.z_scores([z_var], "Var KL(emp || rho)"))
     if N - d >= 20:
         # Reverse direction: the sample standard deviation and Student's t. Its terms
-        # involve
-        # Tr Sigma_0^-1 (inverse Wishart), whose fourth moment is finite only for N - d
-        # > 8:
-        # the t quantile is trusted only well above that.
+        # involve Tr Sigma_0^-1 (inverse Wishart), whose fourth moment is finite only
+        # for N - d > 8: the t quantile is trusted only well above that.
         assert_passes(
             lc.mean_equals(
                 rev,

@@ -43,10 +43,8 @@ def test_train_loss_is_test_loss_on_the_empirical_gaussian():
             ld.train_loss(den, SCHED, X), ld.test_loss(den, SCHED, emp), 1e-12
         )
         # Two summation orders over d terms of size <= L_t: ~ d EPS ~ 2e-15; the
-        # variance off
-        # span(V) (weighed by 1/c_1 ~ 1e4) is formed by explicit projection on both
-        # roads, so
-        # it is O(EPS^2), not O(EPS) (measured: < 1e-15).
+        # variance off span(V) (weighed by 1/c_1 ~ 1e4) is formed by explicit projection
+        # on both roads, so it is O(EPS^2), not O(EPS) (measured: < 1e-15).
         assert_passes(check)
 
 
@@ -90,8 +88,7 @@ def test_loss_minimum_and_rotation_invariance():
     den = ld.fit_linear_denoiser(X, SCHED)
     den_rot = ld.fit_linear_denoiser(X @ Q.T, SCHED)
     # The rotated problem rounds differently in the SVD (~ d EPS), and the null variance
-    # is
-    # weighed by 1/c_1 ~ 1e4: ~ 1e4 d EPS ~ 1e-11.
+    # is weighed by 1/c_1 ~ 1e4: ~ 1e4 d EPS ~ 1e-11.
     assert_close(
         ld.test_loss(den, SCHED, rho),
         ld.test_loss(den_rot, SCHED, rho_rot),
@@ -102,8 +99,8 @@ def test_loss_minimum_and_rotation_invariance():
     a = SCHED.alpha_bar[:, None]
     L_min = d - (1 - a[:, 0]) * np.sum(1 / (a * lam0 + 1 - a), axis=1)
     # eigvalsh leaves the d - N + 1 zero eigenvalues at +-d EPS lam_max, and at t = 1
-    # they
-    # enter as 1/(abar lam + beta_1): relative error ~ d EPS lam_max / beta_1 ~ 1e-11
+    # they enter as 1/(abar lam + beta_1): relative error ~ d EPS lam_max / beta_1 ~
+    # 1e-11
     assert_close(ld.train_loss(den, SCHED, X), L_min, 1e-9, "train loss is the minimum")
 
 

@@ -41,10 +41,8 @@ def test_rotating_data_and_sigma_together_changes_nothing(d, N, k, gamma, seed):
     rho_rot = ld.Gaussian.from_eigen(Q @ rho.mean, rho.eigenvalues, basis=Q @ rho.basis)
     den_rot = ld.fit_linear_denoiser(X @ Q.T, SCHED, weight_decay=gamma)
     # The two problems round differently (SVD, rotations: ~ d EPS relative on the
-    # bases);
-    # the null-direction terms weigh that by up to 1/c_1 ~ 1e4 and the reverse KL
-    # divides
-    # by the floor and by lambda_min(Sigma) >= d^-3: allow 1e-6 relative.
+    # bases); the null-direction terms weigh that by up to 1/c_1 ~ 1e4 and the reverse
+    # KL divides by the floor and by lambda_min(Sigma) >= d^-3: allow 1e-6 relative.
     for f in (ld.test_loss, ld.train_loss):
         arg = (rho, rho_rot) if f is ld.test_loss else (X, X @ Q.T)
         assert_close(f(den_rot, SCHED, arg[1]), f(den, SCHED, arg[0]), 1e-6, f.__name__)
@@ -84,8 +82,7 @@ def test_kl_is_zero_on_itself_and_positive_otherwise(d, fp, fq, seed):
     rng = np.random.default_rng(seed)
     p, q = _gaussian(rng, d, fp), _gaussian(rng, d, fq)
     # KL(p, p): terms of size up to d cancel; ~ d EPS each, and 1/lambda_min ~ 1e3
-    # enters
-    # the Mahalanobis term of the mean: 100 d EPS 1e3
+    # enters the Mahalanobis term of the mean: 100 d EPS 1e3
     assert abs(ld.kl_divergence(p, p)) <= 100 * d * EPS * 1e3
     assert ld.kl_divergence(p, q) >= 0 and ld.kl_divergence(q, p) >= 0
 
@@ -127,8 +124,7 @@ def test_gains_are_positive_and_bounded(gamma, tau, lam):
     assert np.all(gain <= bound * (1 + 4 * EPS))
 
 
-# --------------------------------------------------------------------------- stress
-# grid
+# -------------------------------------------------------------------------- stress grid
 
 STRESS = [
     # (d, N, k, weight_decay, train_time)
@@ -161,8 +157,7 @@ def test_stress_no_nan_and_inf_only_where_infinite(d, N, k, gamma, tau):
         assert np.all(np.isfinite(g.mean))
         fwd, rev = ld.kl_divergence(g, rho), ld.kl_divergence(rho, g)
         # infinite exactly when rho_N is degenerate: no noise at the last step (c = 0),
-        # no
-        # weight decay and no early stop, and null directions to leave empty
+        # no weight decay and no early stop, and null directions to leave empty
         degenerate = (
             (sigma == "posterior" or sampler == "ddim")
             and gamma == 0
@@ -170,9 +165,8 @@ def test_stress_no_nan_and_inf_only_where_infinite(d, N, k, gamma, tau):
             and den.n_null > 0
         )
         # with early stopping or weight decay the last step does not erase the null
-        # directions
-        # exactly, but their variance can underflow to 0 in floating point: then also
-        # inf
+        # directions exactly, but their variance can underflow to 0 in floating point:
+        # then also inf
         degenerate = (
             degenerate or g.rest == 0 and den.n_null > 0 or np.any(g.eigenvalues == 0)
         )

@@ -48,9 +48,7 @@ def test_kappa_broadcasts_and_continuation_agrees():
     lam = ld.power_law_spectrum(100, 1.0)
     Ns = np.array([[20.0], [100.0], [300.0]])
     cs = np.logspace(-8, 1, 400)[None, :]
-    grid = ld.silverstein_kappa(
-        lam, Ns, cs
-    )  # 1200 roots: solved with continuation in c
+    grid = ld.silverstein_kappa(lam, Ns, cs)  # 1200 roots, with continuation in c
     assert grid.shape == (3, 400)
     for i, n in enumerate(Ns[:, 0]):
         single = np.array([ld.silverstein_kappa(lam, n, c) for c in cs[0, ::37]])
@@ -70,17 +68,14 @@ def test_predict_losses_without_weight_decay_is_the_plain_formula():
     )
 
 
-# --------------------------------------------------------------------------- against
-# simulation
+# ------------------------------------------------------------------- against simulation
 #
 # The deterministic equivalents are large-d limits: at finite d they are off by O(1/d),
 # measured at d = 128, 256, 512 as at most 3.3/d relative away from N = d and 8/d at N =
-# d
-# (chapter 5). Each comparison below allows b/d of the prediction (b = 5, or 12 at N =
-# d) plus
-# Student's t times the standard error of the average over M training sets (sample
-# spread,
-# ddof = 1), with the false-alarm rate 1e-4 shared by the comparisons of the test.
+# d (chapter 5). Each comparison below allows b/d of the prediction (b = 5, or 12 at N =
+# d) plus Student's t times the standard error of the average over M training sets
+# (sample spread, ddof = 1), with the false-alarm rate 1e-4 shared by the comparisons of
+# the test.
 
 
 def _compare(samples, predictions, N, d, family):
@@ -143,8 +138,7 @@ def test_predicted_losses_and_missing_variance_match_simulation(gamma):
 
 def test_predict_kl_reproduces_the_wishart_expectation():
     # for N >> d the deterministic equivalent captures the leading order d(d+3)/(4N);
-    # the
-    # exact expectation differs at relative order 1/d (and d/N)
+    # the exact expectation differs at relative order 1/d (and d/N)
     d, N = 40, 4000
     lam = ld.power_law_spectrum(d, 1.0)
     kl = ld.predict_kl(lam, N, 1e-12)
