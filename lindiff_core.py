@@ -68,6 +68,8 @@ __all__ = [
     "gradient_descent",
     # chapter 8
     "empirical_denoiser",
+    "nearest_distance_ratio",
+    "fitted_kl",
 ]
 
 _EPS = np.finfo(float).eps
@@ -1843,3 +1845,61 @@ def empirical_denoiser(X, sched: Schedule):
         return (x - a * (p @ X)) / s
 
     return eps
+
+
+def _nearest(U, X):
+    """Distance from each row of ``U`` to its nearest row of ``X``; the nearest row is
+    found from the expanded squared distances and the distance recomputed from the
+    difference, so that it stays accurate when it is small."""
+    sq = np.sum(U**2, axis=1)[:, None] + np.sum(X**2, axis=1)[None, :] - 2.0 * U @ X.T
+    return np.linalg.norm(U - X[np.argmin(sq, axis=1)], axis=1)
+
+
+def nearest_distance_ratio(U, X) -> np.ndarray:
+    """For each sample ``u`` (row of ``U``), ``min_i ||u - x_i|| / D``, shape (n,)
+    (chapter 8).
+
+    ``D`` is the median over the training points of the distance from each to its
+    nearest other training point: the typical gap between training points. A ratio near
+    0 is a reproduced training point; samples of the data distribution itself have
+    ratios of order 1. Needs ``N >= 2`` training points. Cost O(n N d + N^2 d).
+    """
+    X = _array("X", X, ndim=2)
+    U = _array("U", U, ndim=2)
+    if X.shape[0] < 2:
+        raise ValueError(f"X: expected at least 2 training points, got {X.shape[0]}")
+    if U.shape[1] != X.shape[1]:
+        raise ValueError(f"U: expected {X.shape[1]} columns, got shape {U.shape}")
+    gaps = np.empty(X.shape[0])
+    for i in range(X.shape[0]):
+        gaps[i] = _nearest(X[i : i + 1], np.delete(X, i, axis=0))[0]
+    D = np.median(gaps)
+    if D == 0:
+        raise ValueError(
+            "X: expected distinct training points, but more than half are duplicates"
+        )
+    return _nearest(U, X) / D
+
+
+def fitted_kl(U, rho: Gaussian) -> float:
+    """``KL(N(m, S) || rho) - E_n``: the KL divergence of the Gaussian fitted to the
+    ``n`` samples ``U`` (mean ``m``, covariance ``S`` with divisor ``n``) from ``rho``,
+    minus the bias of fitting from ``n`` samples (chapter 8).
+
+    For Gaussian samples of any law ``q``, ``E KL(N(m, S) || rho) = KL(q || rho) + E_n``
+    exactly, with ``E_n`` = :func:`expected_kl_empirical` ``(d, n)``: the trace and
+    mean terms are unbiased and the log-determinant of the Wishart matrix ``n S`` has a
+    bias that depends on ``d`` and ``n`` only. The result is therefore an unbiased
+    estimate of ``KL(q || rho)`` for Gaussian samples, and of the KL of the Gaussian
+    with the samples' mean and covariance otherwise (to the extent that the bias of the
+    log-determinant is that of Gaussian samples). Its standard deviation is about
+    ``sqrt(d (d + 3) / 2) / (2 n)`` when ``q`` is near ``rho``. Needs ``n >= d + 1``.
+    """
+    rho = _check_gaussian("rho", rho)
+    U = _array("U", U, ndim=2)
+    n, d = U.shape
+    if d != rho.d:
+        raise ValueError(f"U: expected {rho.d} columns, got shape {U.shape}")
+    if n < d + 1:
+        raise ValueError(f"U: expected at least d + 1 = {d + 1} samples, got {n}")
+    return _kl(Gaussian.from_samples(U), rho) - expected_kl_empirical(d, n)

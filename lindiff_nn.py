@@ -14,13 +14,15 @@ batch, with Adam:
   do.
 
 Training is jit-compiled, seeded and deterministic on a given machine. A trained network
-is a frozen dataclass of numpy arrays whose ``eps(x, t)`` (numpy in, numpy out, float64)
+is a frozen dataclass of numpy arrays whose ``eps(x, t)`` (numpy in, numpy out, float64;
+computed in float32, the precision the network was trained in)
 plugs into :func:`lindiff_core.run_chain`, the chain every denoiser of the book shares.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property, partial
 
 import jax
 import jax.numpy as jnp
@@ -32,9 +34,12 @@ import lindiff_core as ld
 __all__ = ["PerStepNetwork", "SharedNetwork", "train_per_step", "train_shared"]
 
 
-def _setup(X, sched, batch, n_steps, learning_rate, seed):
-    """Checked training set (float32 for JAX), schedule arrays and optimizer; the input
-    checks are the core's, with the same messages."""
+def _setup(X, sched, batch, n_steps, learning_rate, seed, checkpoints):
+    """Checked training set and schedule arrays for JAX (float32). The input checks are
+    the core's, with the same messages. The rows of ``X`` are padded with zeros to a
+    power of two (at least 256), and the number ``N`` of true rows is passed to the
+    compiled program as data, so that one compilation serves every training set of up to
+    256 points (the padded rows are never drawn)."""
     sched = ld._check_schedule(sched)
     X = ld._array("X", X, ndim=2)
     if X.shape[0] < 1 or X.shape[1] < 1:
@@ -44,30 +49,66 @@ def _setup(X, sched, batch, n_steps, learning_rate, seed):
     ld._integer("batch", batch, low=1)
     ld._integer("n_steps", n_steps, low=1)
     ld._integer("seed", seed, low=0)
+    ld._integer("checkpoints", checkpoints, low=1)
+    if n_steps % checkpoints:
+        raise ValueError(
+            f"checkpoints: expected a divisor of n_steps = {n_steps}, got {checkpoints}"
+        )
     ld._real("learning_rate", learning_rate, low=0.0, low_open=True)
-    root_a = jnp.asarray(np.sqrt(sched.alpha_bar), dtype=jnp.float32)
-    root_s = jnp.asarray(np.sqrt(sched.one_minus_alpha_bar), dtype=jnp.float32)
-    return jnp.asarray(X, dtype=jnp.float32), root_a, root_s, optax.adam(learning_rate)
+    N = X.shape[0]
+    rows = max(256, 1 << (N - 1).bit_length())
+    padded = np.zeros((rows, X.shape[1]), dtype=np.float32)
+    padded[:N] = X
+    data = (
+        jnp.asarray(padded),
+        jnp.asarray(N, dtype=jnp.int32),
+        jnp.asarray(np.sqrt(sched.alpha_bar), dtype=jnp.float32),
+        jnp.asarray(np.sqrt(sched.one_minus_alpha_bar), dtype=jnp.float32),
+    )
+    return sched, N, X.shape[1], data
 
 
-def _fit(loss, params, optimizer, n_steps, key):
-    """``n_steps`` Adam steps on ``loss(params, key)``, one fresh key per step, in one
-    compiled loop; returns the final parameters (numpy, float64) and the losses."""
+@partial(
+    jax.jit,
+    static_argnames=("loss", "n_steps", "checkpoints", "learning_rate", "config"),
+)
+def _fit(params, data, key, *, loss, n_steps, checkpoints, learning_rate, config):
+    """``n_steps`` Adam steps on ``loss(params, key, data, config)``, one fresh key per
+    step, in one compiled loop; returns the parameters after each of ``checkpoints``
+    equal stretches of training (stacked on a leading axis) and every step's loss."""
+    optimizer = optax.adam(learning_rate)
 
     def step(carry, i):
         p, state = carry
-        value, grads = jax.value_and_grad(loss)(p, jax.random.fold_in(key, i))
+        value, grads = jax.value_and_grad(loss)(
+            p, jax.random.fold_in(key, i), data, config
+        )
         updates, state = optimizer.update(grads, state, p)
         return (optax.apply_updates(p, updates), state), value
 
-    run = jax.jit(
-        lambda p: jax.lax.scan(step, (p, optimizer.init(p)), jnp.arange(n_steps))
+    def stretch(carry, j):
+        steps = j * (n_steps // checkpoints) + jnp.arange(n_steps // checkpoints)
+        carry, values = jax.lax.scan(step, carry, steps)
+        return carry, (carry[0], values)
+
+    _, (history, losses) = jax.lax.scan(
+        stretch, (params, optimizer.init(params)), jnp.arange(checkpoints)
     )
-    (params, _), losses = run(params)
-    out = {k: np.asarray(v, dtype=float) for k, v in params.items()}
-    for v in out.values():
-        v.setflags(write=False)
-    return out, np.asarray(losses, dtype=float)
+    return history, losses.reshape(-1)
+
+
+def _trained(history, losses):
+    """Numpy (float32, as trained; read-only) copies of the parameters after each
+    stretch."""
+    out = []
+    for i in range(next(iter(history.values())).shape[0]):
+        p = {k: np.asarray(v[i], dtype=np.float32) for k, v in history.items()}
+        for v in p.values():
+            v.setflags(write=False)
+        out.append(p)
+    losses = np.asarray(losses, dtype=float)
+    losses.setflags(write=False)
+    return tuple(out), losses
 
 
 def _check_step(sched, x, t, d):
@@ -78,22 +119,51 @@ def _check_step(sched, x, t, d):
     return x, t
 
 
+@dataclass(frozen=True, eq=False)
+class _Network:
+    """A trained network: ``history`` holds the parameters after each of the
+    ``checkpoints`` equal stretches of training, ``params`` the last of them (the
+    network whose ``eps`` runs), ``losses`` the training loss after each Adam step."""
+
+    history: tuple
+    losses: np.ndarray
+    schedule: ld.Schedule
+
+    @property
+    def params(self) -> dict:
+        return self.history[-1]
+
+    @property
+    def trained_steps(self) -> np.ndarray:
+        """The number of Adam steps behind each entry of ``history``."""
+        n = self.losses.size // len(self.history)
+        return n * np.arange(1, len(self.history) + 1)
+
+    def at(self, i: int):
+        """The same network after stretch ``i`` of training: ``history[: i + 1]`` and
+        the losses of its ``trained_steps[i]`` Adam steps."""
+        k = len(self.history)
+        i = ld._integer("i", i, low=0)
+        if i >= k:
+            raise ValueError(f"i: expected a checkpoint index below {k}, got {i}")
+        n = self.losses.size // k
+        return replace(
+            self, history=self.history[: i + 1], losses=self.losses[: n * (i + 1)]
+        )
+
+
 # ---------------------------------------------------------------------------
 # One two-layer network per step
 # ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
-class PerStepNetwork:
+class PerStepNetwork(_Network):
     """``eps_t(x) = A_t relu(B_t x + c_t) + e_t``, one network per step (chapter 8).
 
     ``params``: ``A`` (T, d, w), ``B`` (T, w, d), ``c`` (T, w), ``e`` (T, d);
     ``losses``: the training loss (mean over steps and batch) after each Adam step.
     """
-
-    params: dict
-    losses: np.ndarray
-    schedule: ld.Schedule
 
     @property
     def d(self) -> int:
@@ -103,13 +173,24 @@ class PerStepNetwork:
         """The predicted noise for a batch ``x`` of shape (n, d) at step ``t``."""
         x, t = _check_step(self.schedule, x, t, self.d)
         p = {k: v[t - 1] for k, v in self.params.items()}
-        return np.maximum(x @ p["B"].T + p["c"], 0.0) @ p["A"].T + p["e"]
+        h = np.maximum(x.astype(np.float32) @ p["B"].T + p["c"], 0.0)
+        return (h @ p["A"].T + p["e"]).astype(float)
 
 
 def _per_step_forward(p, x):
     """``x``: (T, m, d) -> (T, m, d), network t applied to x[t]."""
     h = jax.nn.relu(jnp.einsum("tmd,twd->tmw", x, p["B"]) + p["c"][:, None, :])
     return jnp.einsum("tmw,tdw->tmd", h, p["A"]) + p["e"][:, None, :]
+
+
+def _per_step_loss(p, key, data, batch):
+    X, N, root_a, root_s = data
+    T, d = p["e"].shape
+    k_i, k_z = jax.random.split(key)
+    x0 = X[jax.random.randint(k_i, (T, batch), 0, N)]  # (T, batch, d)
+    z = jax.random.normal(k_z, (T, batch, d))
+    xt = root_a[:, None, None] * x0 + root_s[:, None, None] * z
+    return jnp.mean(jnp.sum((z - _per_step_forward(p, xt)) ** 2, axis=-1))
 
 
 def train_per_step(
@@ -120,6 +201,7 @@ def train_per_step(
     batch: int = 64,
     learning_rate: float = 1e-3,
     seed: int = 0,
+    checkpoints: int = 1,
 ) -> PerStepNetwork:
     """Train ``T`` independent two-layer ReLU networks, one per step (chapter 8).
 
@@ -127,13 +209,13 @@ def train_per_step(
     ``batch`` training points drawn with replacement and fresh noise at every Adam step;
     since the networks share no parameter, one Adam on the stacked parameters is ``T``
     independent Adams. Width ``d`` by default; initialization: ``B`` with variance
-    ``1/d``, ``A`` with variance ``1/w``, biases zero. Cost per Adam step
-    O(T batch d w).
+    ``1/d``, ``A`` with variance ``1/w``, biases zero. The parameters are kept after
+    each of ``checkpoints`` equal stretches of the ``n_steps`` (see
+    :meth:`PerStepNetwork.at`). Cost per Adam step O(T batch d w).
     """
-    Xj, root_a, root_s, optimizer = _setup(
-        X, sched, batch, n_steps, learning_rate, seed
+    sched, N, d, data = _setup(
+        X, sched, batch, n_steps, learning_rate, seed, checkpoints
     )
-    N, d = Xj.shape
     w = d if width is None else ld._integer("width", width, low=1)
     T = sched.T
     k_a, k_b, key = jax.random.split(jax.random.PRNGKey(seed), 3)
@@ -143,16 +225,17 @@ def train_per_step(
         "c": jnp.zeros((T, w)),
         "e": jnp.zeros((T, d)),
     }
-
-    def loss(p, k):
-        k_i, k_z = jax.random.split(k)
-        x0 = Xj[jax.random.randint(k_i, (T, batch), 0, N)]  # (T, batch, d)
-        z = jax.random.normal(k_z, (T, batch, d))
-        xt = root_a[:, None, None] * x0 + root_s[:, None, None] * z
-        return jnp.mean(jnp.sum((z - _per_step_forward(p, xt)) ** 2, axis=-1))
-
-    out, losses = _fit(loss, params, optimizer, n_steps, key)
-    return PerStepNetwork(out, losses, sched)
+    history, losses = _fit(
+        params,
+        data,
+        key,
+        loss=_per_step_loss,
+        n_steps=n_steps,
+        checkpoints=checkpoints,
+        learning_rate=float(learning_rate),
+        config=batch,
+    )
+    return PerStepNetwork(*_trained(history, losses), sched)
 
 
 # ---------------------------------------------------------------------------
@@ -169,15 +252,12 @@ def _embedding(t, T, size):
 
 
 @dataclass(frozen=True, eq=False)
-class SharedNetwork:
+class SharedNetwork(_Network):
     """``eps(x, t)``: one multi-layer perceptron of ``[x, embedding(t)]`` for all steps
     (chapter 8). ``params``: weights ``W0, W1, ...`` and biases ``b0, b1, ...``;
     ``losses``: the training loss after each Adam step."""
 
-    params: dict
-    losses: np.ndarray
-    schedule: ld.Schedule
-    embedding: int
+    embedding: int = 32
 
     @property
     def d(self) -> int:
@@ -187,23 +267,43 @@ class SharedNetwork:
     def depth(self) -> int:
         return len(self.params) // 2 - 1
 
+    @cached_property
+    def _first_bias(self) -> np.ndarray:
+        """``embedding(t) W0[d:] + b0`` for every step, shape (T, width): the first
+        layer's input from ``t``, computed once."""
+        T = self.schedule.T
+        emb = np.asarray(_embedding(jnp.arange(1.0, T + 1.0), T, self.embedding))
+        return emb @ self.params["W0"][self.d :] + self.params["b0"]
+
     def eps(self, x, t) -> np.ndarray:
         """The predicted noise for a batch ``x`` of shape (n, d) at step ``t``."""
         x, t = _check_step(self.schedule, x, t, self.d)
-        emb = np.asarray(
-            _embedding(jnp.full((1,), float(t)), self.schedule.T, self.embedding),
-            dtype=float,
+        p, L = self.params, self.depth
+        h = np.maximum(
+            x.astype(np.float32) @ p["W0"][: self.d] + self._first_bias[t - 1], 0.0
         )
-        h = np.concatenate([x, np.repeat(emb, x.shape[0], axis=0)], axis=1)
-        for i in range(self.depth):
-            h = np.maximum(h @ self.params[f"W{i}"] + self.params[f"b{i}"], 0.0)
-        return h @ self.params[f"W{self.depth}"] + self.params[f"b{self.depth}"]
+        for i in range(1, L):
+            h = np.maximum(h @ p[f"W{i}"] + p[f"b{i}"], 0.0)
+        return (h @ p[f"W{L}"] + p[f"b{L}"]).astype(float)
 
 
 def _shared_forward(p, h, depth):
     for i in range(depth):
         h = jax.nn.relu(h @ p[f"W{i}"] + p[f"b{i}"])
     return h @ p[f"W{depth}"] + p[f"b{depth}"]
+
+
+def _shared_loss(p, key, data, config):
+    X, N, root_a, root_s = data
+    batch, embedding, depth = config
+    T, d = root_a.shape[0], X.shape[1]
+    k_i, k_t, k_z = jax.random.split(key, 3)
+    x0 = X[jax.random.randint(k_i, (batch,), 0, N)]
+    t = jax.random.randint(k_t, (batch,), 1, T + 1)
+    z = jax.random.normal(k_z, (batch, d))
+    xt = root_a[t - 1][:, None] * x0 + root_s[t - 1][:, None] * z
+    h = jnp.concatenate([xt, _embedding(t.astype(jnp.float32), T, embedding)], axis=1)
+    return jnp.mean(jnp.sum((z - _shared_forward(p, h, depth)) ** 2, axis=-1))
 
 
 def train_shared(
@@ -216,24 +316,24 @@ def train_shared(
     batch: int = 256,
     learning_rate: float = 1e-3,
     seed: int = 0,
+    checkpoints: int = 1,
 ) -> SharedNetwork:
     """Train one ReLU perceptron with ``depth`` hidden layers of ``width`` units on
     ``X`` (chapter 8).
 
     Input ``[x_t, embedding(t)]``; each batch draws ``batch`` training points, steps
     ``t`` uniform in ``1..T`` and fresh noise (the DDPM loss of the book, averaged over
-    ``t``). He initialization, biases zero. Cost per Adam step
-    O(batch width (d + width depth)).
+    ``t``). He initialization, biases zero. The parameters are kept after each of
+    ``checkpoints`` equal stretches of the ``n_steps`` (see :meth:`SharedNetwork.at`).
+    Cost per Adam step O(batch width (d + width depth)).
     """
-    Xj, root_a, root_s, optimizer = _setup(
-        X, sched, batch, n_steps, learning_rate, seed
+    sched, N, d, data = _setup(
+        X, sched, batch, n_steps, learning_rate, seed, checkpoints
     )
-    N, d = Xj.shape
     for name, value in [("width", width), ("depth", depth), ("embedding", embedding)]:
         ld._integer(name, value, low=1)
     if embedding % 2:
         raise ValueError(f"embedding: expected an even size, got {embedding}")
-    T = sched.T
     sizes = [d + embedding] + [width] * depth + [d]
     keys = jax.random.split(jax.random.PRNGKey(seed), depth + 2)
     params = {}
@@ -242,18 +342,14 @@ def train_shared(
             2.0 / n_in
         )
         params[f"b{i}"] = jnp.zeros(n_out)
-    key = keys[-1]
-
-    def loss(p, k):
-        k_i, k_t, k_z = jax.random.split(k, 3)
-        x0 = Xj[jax.random.randint(k_i, (batch,), 0, N)]
-        t = jax.random.randint(k_t, (batch,), 1, T + 1)
-        z = jax.random.normal(k_z, (batch, d))
-        xt = root_a[t - 1][:, None] * x0 + root_s[t - 1][:, None] * z
-        h = jnp.concatenate(
-            [xt, _embedding(t.astype(jnp.float32), T, embedding)], axis=1
-        )
-        return jnp.mean(jnp.sum((z - _shared_forward(p, h, depth)) ** 2, axis=-1))
-
-    out, losses = _fit(loss, params, optimizer, n_steps, key)
-    return SharedNetwork(out, losses, sched, embedding)
+    history, losses = _fit(
+        params,
+        data,
+        keys[-1],
+        loss=_shared_loss,
+        n_steps=n_steps,
+        checkpoints=checkpoints,
+        learning_rate=float(learning_rate),
+        config=(batch, embedding, depth),
+    )
+    return SharedNetwork(*_trained(history, losses), sched, embedding)

@@ -155,6 +155,12 @@ BAD_INPUTS = [
     ("t", lambda: ld.empirical_denoiser(_X, SCHED)(_X, SCHED.T + 1)),
     ("x", lambda: ld.empirical_denoiser(_X, SCHED)(np.ones((2, 4)), 1)),
     ("x", lambda: ld.empirical_denoiser(_X, SCHED)(np.full((2, 3), np.nan), 1)),
+    ("X", lambda: ld.nearest_distance_ratio(_X, _X[:1])),
+    ("X", lambda: ld.nearest_distance_ratio(_X, np.zeros((3, 3)))),
+    ("U", lambda: ld.nearest_distance_ratio(np.ones((2, 4)), _X)),
+    ("U", lambda: ld.fitted_kl(np.ones((3, 3)), ld.Gaussian(np.zeros(3), np.eye(3)))),
+    ("U", lambda: ld.fitted_kl(np.ones((9, 2)), ld.Gaussian(np.zeros(3), np.eye(3)))),
+    ("rho", lambda: ld.fitted_kl(np.ones((9, 3)), np.eye(3))),
     # the networks of lindiff_nn
     ("sched", lambda: nn.train_per_step(_X, "schedule")),
     ("X", lambda: nn.train_per_step(np.ones(3), _TINY)),
@@ -165,6 +171,10 @@ BAD_INPUTS = [
     ("width", lambda: nn.train_per_step(_X, _TINY, width=0)),
     ("embedding", lambda: nn.train_shared(_X, _TINY, embedding=7)),
     ("depth", lambda: nn.train_shared(_X, _TINY, depth=0)),
+    ("checkpoints", lambda: nn.train_shared(_X, _TINY, n_steps=5, checkpoints=2)),
+    ("checkpoints", lambda: nn.train_per_step(_X, _TINY, checkpoints=0)),
+    ("i", lambda: nn.train_shared(_X, _TINY, width=4, n_steps=2).at(1)),
+    ("i", lambda: nn.train_shared(_X, _TINY, width=4, n_steps=2).at(-1)),
 ]
 
 

@@ -73,3 +73,45 @@ def test_chain_with_the_empirical_denoiser_returns_training_points():
     # every training point is reached (200 draws, 6 points: one missed w.p. ~ 1e-15)
     nearest = np.argmin(np.linalg.norm(U[:, None, :] - X[None], axis=2), axis=1)
     assert set(nearest) == set(range(6))
+
+
+def test_nearest_distance_ratio_against_all_pairs():
+    rng = np.random.default_rng(32)
+    X, U = rng.standard_normal((9, 4)), rng.standard_normal((30, 4))
+    pairs = np.sqrt(np.sum((U[:, None, :] - X[None, :, :]) ** 2, axis=2))
+    gaps = np.sqrt(np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=2))
+    np.fill_diagonal(gaps, np.inf)
+    expected = pairs.min(axis=1) / np.median(gaps.min(axis=1))
+    # distances of order 1 from differences formed directly: rounding ~ 10 EPS
+    assert_close(ld.nearest_distance_ratio(U, X), expected, 1e4 * EPS, "ratios")
+
+
+def test_nearest_distance_ratio_resolves_reproduced_points():
+    rng = np.random.default_rng(33)
+    X = 100.0 * rng.standard_normal((5, 3))
+    # a displacement of 1e-9 next to coordinates of 100: the expanded squared distance
+    # would lose it entirely (1e-18 against 1e4 EPS); the recomputed difference keeps it
+    # to the rounding of X + 1e-9, 7e-15 absolute or 7e-6 relative: 1e-3 leaves 140x
+    U = X + 1e-9 * np.array([1.0, 0.0, 0.0])
+    gaps = np.sqrt(np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=2))
+    np.fill_diagonal(gaps, np.inf)
+    r = ld.nearest_distance_ratio(U, X) * np.median(gaps.min(axis=1))
+    assert_close(r, np.full(5, 1e-9), 1e-3, "distances of reproduced points")
+
+
+def test_fitted_kl_is_unbiased_for_gaussian_samples():
+    rng = np.random.default_rng(34)
+    d, n, M = 3, 12, 4000
+    rho = ld.Gaussian.from_eigen(np.zeros(d), np.array([2.0, 1.0, 0.5]))
+    q = ld.Gaussian.from_eigen(np.full(d, 0.3), np.array([1.0, 1.5, 0.2]))
+    values = np.array([ld.fitted_kl(q.sample(n, rng), rho) for _ in range(M)])
+    # independent repeats: Student t of their mean against the exact KL, at 1e-4; the
+    # uncorrected fit is biased by expected_kl_empirical(3, 12) ~ 0.4, some 40 standard
+    # errors, and fails
+    z = (values.mean() - ld.kl_divergence(q, rho)) / (values.std(ddof=1) / np.sqrt(M))
+    assert abs(z) < 3.9, z
+    biased = values + ld.expected_kl_empirical(d, n)
+    z_biased = (biased.mean() - ld.kl_divergence(q, rho)) / (
+        values.std(ddof=1) / np.sqrt(M)
+    )
+    assert abs(z_biased) > 3.9, z_biased

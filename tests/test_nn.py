@@ -88,3 +88,17 @@ def test_bad_step_or_batch_at_prediction(per_step, shared):
             net.eps(np.ones((2, 3)), 0)
         with pytest.raises(ValueError, match="^x: expected"):
             net.eps(np.ones((2, 4)), 1)
+
+
+def test_checkpoints_are_the_shorter_trainings():
+    long = nn.train_shared(
+        X, TINY, width=8, n_steps=40, batch=16, learning_rate=1e-2, checkpoints=2
+    )
+    short = nn.train_shared(X, TINY, width=8, n_steps=20, batch=16, learning_rate=1e-2)
+    first = long.at(0)
+    assert list(long.trained_steps) == [20, 40] and list(first.trained_steps) == [20]
+    # the same steps with the same keys: the first stretch is the 20-step training
+    for key in short.params:
+        assert np.array_equal(first.params[key], short.params[key]), key
+    assert np.array_equal(first.losses, short.losses)
+    assert not np.array_equal(long.params["W0"], short.params["W0"])

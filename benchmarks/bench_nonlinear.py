@@ -1,0 +1,79 @@
+"""The cost of chapter 8's models at the chapter's sizes, timed in one run.
+
+d = 16, T = 1000, N = 64: training the per-step two-layer networks (600 Adam steps of
+32 samples per network) and the shared perceptron (3000 Adam steps of 256 samples), the
+first call of each including JIT compilation and the second reusing it (a training set
+of another size, N = 16); then 1000 samples through the chain with each model, and the
+ratio of each chain's time to the linear model's.
+
+``--tiny`` runs the same code with 20 Adam steps and 50 samples (a smoke test).
+"""
+
+import sys
+import time
+
+import numpy as np
+
+import lindiff_core as ld
+import lindiff_nn as nn
+
+
+def timed(label, f):
+    t0 = time.perf_counter()
+    out = f()
+    dt = time.perf_counter() - t0
+    print(f"  {label:60s} {dt:6.2f} s")
+    return out, dt
+
+
+def main(per_step_steps=600, shared_steps=3000, n=1000):
+    sched, d = ld.linear_schedule(), 16
+    rho = ld.power_law_gaussian(d, 1.0, np.random.default_rng(0))
+    X, X2 = (
+        rho.sample(64, np.random.default_rng(1)),
+        rho.sample(16, np.random.default_rng(2)),
+    )
+    print(f"d = {d}, T = {sched.T}:")
+    for label, train, steps in [
+        (
+            "per-step",
+            nn.train_per_step,
+            dict(n_steps=per_step_steps, batch=32, learning_rate=1e-2),
+        ),
+        (
+            "shared",
+            nn.train_shared,
+            dict(n_steps=shared_steps, batch=256, learning_rate=3e-3),
+        ),
+    ]:
+        nets = {}
+        for N, data, note in [(64, X, "with compilation"), (16, X2, "compiled")]:
+            nets[N], _ = timed(
+                f"train {label} ({steps['n_steps']} Adam steps, N = {N}, {note})",
+                lambda data=data: train(data, sched, **steps),
+            )
+        if label == "per-step":
+            per_step = nets[64]
+        else:
+            shared = nets[64]
+    models = {
+        "linear": ld.fit_linear_denoiser(X, sched).apply,
+        "empirical": ld.empirical_denoiser(X, sched),
+        "per-step": per_step.eps,
+        "shared": shared.eps,
+    }
+    times = {}
+    for name, eps in models.items():
+        _, times[name] = timed(
+            f"{n} samples through the chain: {name}",
+            lambda eps=eps: ld.run_chain(eps, sched, n, d, np.random.default_rng(3)),
+        )
+    for name in ["empirical", "per-step", "shared"]:
+        print(f"  ratio chain {name} / linear: {times[name] / times['linear']:.1f}")
+
+
+if __name__ == "__main__":
+    if "--tiny" in sys.argv[1:]:
+        main(per_step_steps=20, shared_steps=20, n=50)
+    else:
+        main()
