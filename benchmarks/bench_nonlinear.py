@@ -10,20 +10,12 @@ ratio of each chain's time to the linear model's.
 """
 
 import sys
-import time
 
 import numpy as np
 
 import lindiff_core as ld
 import lindiff_nn as nn
-
-
-def timed(label, f):
-    t0 = time.perf_counter()
-    out = f()
-    dt = time.perf_counter() - t0
-    print(f"  {label:60s} {dt:6.2f} s")
-    return out, dt
+from timing import timed
 
 
 def main(per_step_steps=600, shared_steps=3000, n=1000):
@@ -49,8 +41,8 @@ def main(per_step_steps=600, shared_steps=3000, n=1000):
         nets = {}
         for N, data, note in [(64, X, "with compilation"), (16, X2, "compiled")]:
             nets[N], _ = timed(
-                f"train {label} ({steps['n_steps']} Adam steps, N = {N}, {note})",
                 lambda data=data: train(data, sched, **steps),
+                f"train {label} ({steps['n_steps']} Adam steps, N = {N}, {note})",
             )
         if label == "per-step":
             per_step = nets[64]
@@ -65,8 +57,8 @@ def main(per_step_steps=600, shared_steps=3000, n=1000):
     times = {}
     for name, eps in models.items():
         _, times[name] = timed(
-            f"{n} samples through the chain: {name}",
             lambda eps=eps: ld.run_chain(eps, sched, n, d, np.random.default_rng(3)),
+            f"{n} samples through the chain: {name}",
         )
     for name in ["empirical", "per-step", "shared"]:
         print(f"  ratio chain {name} / linear: {times[name] / times['linear']:.1f}")

@@ -13,18 +13,12 @@
 """
 
 import sys
-import time
 
 import numpy as np
 
 import lindiff_core as ld
 import lindiff_reference as ref
-
-
-def timed(f):
-    t0 = time.perf_counter()
-    out = f()
-    return out, time.perf_counter() - t0
+from timing import timed
 
 
 def pipeline(X, sched, rho):

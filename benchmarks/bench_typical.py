@@ -13,20 +13,12 @@ iteration on the same roots, with the largest relative difference between them.
 """
 
 import sys
-import time
 
 import numpy as np
 
 import lindiff_core as ld
 import lindiff_reference as ref
-
-
-def timed(label, f):
-    t0 = time.perf_counter()
-    out = f()
-    dt = time.perf_counter() - t0
-    print(f"  {label:55s} {dt:6.3f} s")
-    return out, dt
+from timing import timed
 
 
 def main(dims=(256, 1000), points=200):
@@ -37,30 +29,30 @@ def main(dims=(256, 1000), points=200):
         cs = np.logspace(-10, 0, points)
         print(f"d = {d}, {points}-point sweeps:")
         timed(
-            f"kappa over {points} ridges c (N = d/2)",
             lambda: ld.silverstein_kappa(lam, d // 2, cs),
+            f"kappa over {points} ridges c (N = d/2)",
         )
         timed(
-            f"KL(rho_N || rho) over {points} N",
             lambda: [ld.predict_kl(lam, int(N), 1e-4) for N in Ns],
+            f"KL(rho_N || rho) over {points} N",
         )
         timed(
-            f"missing variance over {points} N",
             lambda: [ld.predict_missing_variance(lam, int(N)) for N in Ns],
+            f"missing variance over {points} N",
         )
         timed(
-            f"summed train and test loss over {points} N (T = 1000 steps each)",
             lambda: [ld.predict_losses(lam, int(N), sched) for N in Ns],
+            f"summed train and test loss over {points} N (T = 1000 steps each)",
         )
         for N in (d // 2, 4 * d):
             c = sched.noise_to_signal
             a, t_newton = timed(
-                f"kappa at the T = 1000 ridges c_t, N = {N}: Newton",
                 lambda: ld.silverstein_kappa(lam, N, c),
+                f"kappa at the T = 1000 ridges c_t, N = {N}: Newton",
             )
             b, t_root = timed(
-                f"kappa at the T = 1000 ridges c_t, N = {N}: find_root",
                 lambda: ref.kappa_find_root(lam, N, c),
+                f"kappa at the T = 1000 ridges c_t, N = {N}: find_root",
             )
             print(
                 f"  ratio find_root / Newton: {t_root / t_newton:.1f} "
