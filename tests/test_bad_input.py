@@ -161,6 +161,11 @@ BAD_INPUTS = [
     ("U", lambda: ld.fitted_kl(np.ones((3, 3)), ld.Gaussian(np.zeros(3), np.eye(3)))),
     ("U", lambda: ld.fitted_kl(np.ones((9, 2)), ld.Gaussian(np.zeros(3), np.eye(3)))),
     ("rho", lambda: ld.fitted_kl(np.ones((9, 3)), np.eye(3))),
+    ("name", lambda: ld.load_image_dataset("mnist")),
+    ("hi", lambda: ld.fit_power_law(np.ones(5), 2, 6)),
+    ("hi", lambda: ld.fit_power_law(np.ones(5), 3, 3)),
+    ("lo", lambda: ld.fit_power_law(np.ones(5), 0, 3)),
+    ("eigenvalues", lambda: ld.fit_power_law(np.array([1.0, 0.5, 0.0]), 1, 3)),
     # the networks of lindiff_nn
     ("sched", lambda: nn.train_per_step(_X, "schedule")),
     ("X", lambda: nn.train_per_step(np.ones(3), _TINY)),
