@@ -30,6 +30,8 @@ __all__ = [
     # chapter 1
     "Schedule",
     "linear_schedule",
+    "authors_schedule",
+    "REGULARIZATIONS",
     "Gaussian",
     "power_law_spectrum",
     "power_law_gaussian",
@@ -173,6 +175,25 @@ def _train_time(x) -> float | None:
     return None if np.isinf(x) else x
 
 
+#: The two regularizers of the book (chapters 1, 6): a constant weight decay ``gamma
+#: ||W_t||_F^2`` at every step, or the one of the paper's authors' code, scaled with
+#: the step, ``gamma_t = abar_t c``, whose minimizer is the optimal denoiser of
+#: ``Sigma_0 + c Id``.
+REGULARIZATIONS = ("constant", "step-scaled")
+
+
+def _decay(weight_decay, regularization, sched: "Schedule"):
+    """The checked weight decay per step: ``gamma`` (a float) for ``"constant"``, the
+    array ``abar_t c`` (shape (T,)) for ``"step-scaled"``."""
+    c = _real("weight_decay", weight_decay, low=0.0)
+    if regularization not in REGULARIZATIONS:
+        raise ValueError(
+            f"regularization: expected one of {REGULARIZATIONS}, got "
+            f"{_describe(regularization)}"
+        )
+    return c if regularization == "constant" else c * sched.alpha_bar
+
+
 def _generator(name: str, rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(
@@ -279,6 +300,15 @@ def linear_schedule(
         )
     t = np.arange(1, T + 1)
     return Schedule((beta_max - beta_min) / T * t + beta_min)
+
+
+def authors_schedule(T: int = 1000) -> Schedule:
+    """The schedule of the paper's authors' published code: ``beta`` linear from
+    ``1e-4`` to ``2e-2`` over ``T`` steps, endpoints included (``beta_1 = 1e-4``,
+    ``beta_T = 2e-2``). The book's default is the talk's :func:`linear_schedule`
+    (chapter 1)."""
+    T = _integer("T", T, low=2)
+    return Schedule(np.linspace(1e-4, 2e-2, T))
 
 
 def _check_schedule(sched) -> Schedule:
@@ -618,6 +648,7 @@ class LinearDenoiser(_EigenForm):
     schedule: Schedule
     weight_decay: float
     train_time: float | None
+    regularization: str = "constant"
 
     @property
     def n_null(self) -> int:
@@ -661,7 +692,8 @@ def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
     """``(w_t(lam), 1 - sqrt(1 - abar_t) w_t(lam))`` for checked input, each ``(T,) +
     lam.shape``.
 
-    The one place the gain is computed. With ``C = abar_t lam + 1 - abar_t + gamma`` and
+    The one place the gain is computed; ``gamma`` is a float or one value per step (the
+    step-scaled regularizer). With ``C = abar_t lam + 1 - abar_t + gamma`` and
     ``E = exp(-2 tau C)`` (0 for ``tau = None``): ``w = sqrt(1 - abar_t) (1 - E) / C``
     and the residual ``1 - sqrt(1 - abar_t) w = (abar_t lam + gamma + (1 - abar_t) E) /
     C``, a sum of non-negative terms (no cancellation); ``1 - E`` is ``-expm1(-2 tau
@@ -670,6 +702,8 @@ def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
     shape = (-1,) + (1,) * np.ndim(lam)
     a = sched.alpha_bar.reshape(shape)
     one_minus = sched.one_minus_alpha_bar.reshape(shape)
+    if np.ndim(gamma):  # one weight decay per step
+        gamma = np.reshape(gamma, shape)
     C = a * lam + (one_minus + gamma)
     if tau is None:
         return np.sqrt(one_minus) / C, (a * lam + gamma) / C
@@ -679,22 +713,32 @@ def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
 
 
 def denoiser_gain(
-    lam, sched: Schedule, weight_decay: float = 0.0, train_time: float | None = None
+    lam,
+    sched: Schedule,
+    weight_decay: float = 0.0,
+    train_time: float | None = None,
+    regularization: str = "constant",
 ) -> np.ndarray:
     """Gain of ``W_t`` along an eigen-direction of ``Sigma_0`` with eigenvalue ``lam``.
 
     ``w_t(lam) = sqrt(1 - abar_t) / C_t(lam) * (1 - exp(-2 tau C_t(lam)))`` with
     ``C_t(lam) = abar_t lam + 1 - abar_t + gamma``; ``tau = None`` (trained to
-    convergence) drops the bracket. Shape ``(T,) + lam.shape``. Chapter 1.
+    convergence) drops the bracket. With ``regularization="step-scaled"``, ``gamma_t =
+    abar_t c`` for ``weight_decay = c``, and the gain is exactly that of ``lam + c``
+    without weight decay. Shape ``(T,) + lam.shape``. Chapter 1.
     """
     sched = _check_schedule(sched)
     lam = _eigenvalues("lam", _array("lam", lam))
-    gamma = _real("weight_decay", weight_decay, low=0.0)
+    gamma = _decay(weight_decay, regularization, sched)
     return _gain(lam, sched, gamma, _train_time(train_time))[0]
 
 
 def fit_linear_denoiser(
-    X, sched: Schedule, weight_decay: float = 0.0, train_time: float | None = None
+    X,
+    sched: Schedule,
+    weight_decay: float = 0.0,
+    train_time: float | None = None,
+    regularization: str = "constant",
 ) -> LinearDenoiser:
     """``W_t = sqrt(1-abar_t) (abar_t Sigma_0 + (1-abar_t+gamma) Id)^-1``, ``b_t =
     -sqrt(abar_t) W_t mu_0`` (chapter 1).
@@ -705,6 +749,11 @@ def fit_linear_denoiser(
     the current ``W``): ``W_t(tau) = W_t (Id - exp(-2 tau C_t))``, ``C_t = abar_t
     Sigma_0 + (1 - abar_t + gamma) Id``; ``None`` means trained to convergence.
 
+    ``regularization="step-scaled"`` scales the weight decay with the step, ``gamma_t =
+    abar_t c`` for ``weight_decay = c`` (the convention of the paper's authors' code):
+    then ``W_t = sqrt(1-abar_t) (abar_t (Sigma_0 + c Id) + (1-abar_t) Id)^-1``, exactly
+    the optimal denoiser of ``N(mu_0, Sigma_0 + c Id)``.
+
     ``X`` is the training set, shape (N, d), or its empirical Gaussian
     (:meth:`Gaussian.from_samples`), whose eigen-decomposition is then reused: a sweep
     over weight decays or training times decomposes ``Sigma_0`` once.
@@ -713,7 +762,7 @@ def fit_linear_denoiser(
     O(T r); the result is stored in eigen form.
     """
     sched = _check_schedule(sched)
-    gamma = _real("weight_decay", weight_decay, low=0.0)
+    gamma = _decay(weight_decay, regularization, sched)
     train_time = _train_time(train_time)
     if isinstance(X, Gaussian):
         if X.basis is None or X.rest != 0 or np.any(X.eigenvalues <= 0):
@@ -729,7 +778,8 @@ def fit_linear_denoiser(
     arrays = (mean, V, lam, gains, null_gain, residuals, null_residual)
     for a in arrays:
         a.setflags(write=False)
-    return LinearDenoiser(*arrays, sched, gamma, train_time)
+    c = float(weight_decay)
+    return LinearDenoiser(*arrays, sched, c, train_time, regularization)
 
 
 def _check_den(den, rho=None) -> LinearDenoiser:
@@ -931,6 +981,7 @@ def generated_moments(
     train_time=None,
     sampler: str = "ddpm",
     sigma: str = "beta",
+    regularization: str = "constant",
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(f(lam), h(lam))``: variance and mean factor of the samples along a ``Sigma_0``
     direction (chapter 2).
@@ -944,7 +995,7 @@ def generated_moments(
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
     lam = _eigenvalues("lam", _array("lam", lam, ndim=1))
-    gamma = _real("weight_decay", weight_decay, low=0.0)
+    gamma = _decay(weight_decay, regularization, sched)
     return _moments_of(lam, sched, gamma, _train_time(train_time), sampler, sigma)
 
 
@@ -959,6 +1010,7 @@ def generated_floor(
     train_time=None,
     sampler: str = "ddpm",
     sigma: str = "beta",
+    regularization: str = "constant",
 ) -> float:
     """``f(0)``: the variance of the samples along every null direction of ``Sigma_0``
     (chapters 2, 6, 7).
@@ -967,7 +1019,9 @@ def generated_floor(
     without weight decay; ``c(gamma)``, increasing in ``gamma``, with weight decay;
     raised by early stopping, which leaves the null gain short of its optimum.
     """
-    f, _ = generated_moments([0.0], sched, weight_decay, train_time, sampler, sigma)
+    f, _ = generated_moments(
+        [0.0], sched, weight_decay, train_time, sampler, sigma, regularization
+    )
     return float(f[0])
 
 
@@ -1318,6 +1372,7 @@ def generated_limit(
     train_time=None,
     sampler: str = "ddpm",
     sigma: str = "beta",
+    regularization: str = "constant",
 ) -> Gaussian:
     """``rho_inf = N(h(Sigma) mu, f(Sigma))``: what the chain generates from infinitely
     many data (chapter 4).
@@ -1330,7 +1385,7 @@ def generated_limit(
     rho = _check_gaussian("rho", rho)
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
-    gamma = _real("weight_decay", weight_decay, low=0.0)
+    gamma = _decay(weight_decay, regularization, sched)
     lam = rho.eigenvalues if rho.basis is None else np.append(rho.eigenvalues, rho.rest)
     tau = _train_time(train_time)
     moments = _moments_of(lam, sched, gamma, tau, sampler, sigma)
@@ -1365,6 +1420,7 @@ def exact_metrics(
     X,
     sampler: str = "ddpm",
     sigma: str = "beta",
+    regularization: str = "constant",
 ) -> Metrics:
     """Train and test loss, KL both ways and missing variance of ``den`` fitted to ``X ~
     rho`` (chapter 4).
@@ -1413,6 +1469,7 @@ def trial(
     train_time=None,
     sampler: str = "ddpm",
     sigma: str = "beta",
+    regularization: str = "constant",
 ) -> Metrics:
     """One random experiment of the book's sweeps, with its exact metrics (chapters 3 to
     7).
@@ -1425,7 +1482,7 @@ def trial(
     sampler, sigma = _check_sampler(sampler, sigma)
     rho = power_law_gaussian(d, k, rng)
     X = rho.sample(_integer("N", N, low=2), rng)
-    den = fit_linear_denoiser(X, sched, weight_decay, train_time)
+    den = fit_linear_denoiser(X, sched, weight_decay, train_time, regularization)
     return _exact_metrics(den, den.schedule, rho, X, sampler, sigma)
 
 
@@ -1689,7 +1746,11 @@ def _typical(lam: np.ndarray, N: int, c: np.ndarray, with_logdet: bool) -> Typic
 
 
 def predict_losses(
-    eigenvalues, N: int, sched: Schedule, weight_decay: float = 0.0
+    eigenvalues,
+    N: int,
+    sched: Schedule,
+    weight_decay: float = 0.0,
+    regularization: str = "constant",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Typical-case per-step ``(train, test)`` loss of the trained linear denoiser, each
     shape (T,) (chapters 5, 6).
@@ -1699,12 +1760,13 @@ def predict_losses(
     ``test = d - 2 c_t Tr R + c_t^2 Tr R^2 + c_t (1 + 1/N) Tr Sigma R^2`` (the ``1/N``:
     the mean's estimation error) and ``train`` the same with ``Tr Sigma_0 R^2`` for ``(1
     + 1/N) Tr Sigma R^2``; each trace is replaced by its deterministic equivalent. For
-    ``gamma = 0``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``.
+    ``gamma = 0``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``. The step-scaled
+    regularizer (``gamma_t = abar_t c``) has the ridge ``c'_t = c_t + c``.
     """
     sched = _check_schedule(sched)
     lam = _spectrum(eigenvalues)
     N = _integer("N", N, low=2)
-    gamma = _real("weight_decay", weight_decay, low=0.0)
+    gamma = _decay(weight_decay, regularization, sched)
     c = sched.noise_to_signal
     tc = _typical(lam, N, c + gamma / sched.alpha_bar, with_logdet=False)
     common = lam.size - 2.0 * c * tc.tr_resolvent + c**2 * tc.tr_resolvent2
@@ -1766,6 +1828,7 @@ def gradient_descent(
     learning_rate: float,
     n_steps: int,
     weight_decay: float = 0.0,
+    regularization: str = "constant",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = 0``, as explicit
     iterations (chapter 7).
@@ -1787,7 +1850,8 @@ def gradient_descent(
     t = sched.check_step(t)
     eta = _real("learning_rate", learning_rate, low=0.0, low_open=True)
     n_steps = _integer("n_steps", n_steps, low=0)
-    gamma = _real("weight_decay", weight_decay, low=0.0)
+    gamma = _decay(weight_decay, regularization, sched)
+    gamma = gamma if np.ndim(gamma) == 0 else gamma[t - 1]
     a = sched.alpha_bar[t - 1]
     s = np.sqrt(sched.one_minus_alpha_bar[t - 1])
     mu0 = X.mean(axis=0)
