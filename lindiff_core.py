@@ -68,8 +68,12 @@ __all__ = [
     "predict_kl",
     # chapter 7
     "gradient_descent",
+    "random_init",
+    "InitializedDenoiser",
+    "fit_from_init",
     # chapter 8
     "empirical_denoiser",
+    "nearest_training_point",
     "nearest_distance_ratio",
     "fitted_kl",
     # chapter 9
@@ -783,11 +787,14 @@ def fit_linear_denoiser(
 
 
 def _check_den(den, rho=None) -> LinearDenoiser:
-    """``den`` is a LinearDenoiser; ``rho``, when given, a Gaussian of its dimension."""
-    if not isinstance(den, LinearDenoiser):
+    """``den`` is a linear denoiser (:class:`LinearDenoiser` or, trained from a random
+    initialization, :class:`InitializedDenoiser`); ``rho``, when given, a Gaussian of
+    its dimension."""
+    if not isinstance(den, (LinearDenoiser, InitializedDenoiser)):
         got = _describe(den)
         raise ValueError(
-            f"den: expected a LinearDenoiser (fit_linear_denoiser), got {got}"
+            "den: expected a LinearDenoiser (fit_linear_denoiser) or an "
+            f"InitializedDenoiser (fit_from_init), got {got}"
         )
     if rho is not None:
         rho = _check_gaussian("rho", rho)
@@ -852,6 +859,8 @@ def _train_loss(den: LinearDenoiser, X: np.ndarray) -> np.ndarray:
     """The train loss for checked input."""
     m = X.mean(axis=0)
     Xc = X - m
+    if isinstance(den, InitializedDenoiser):
+        return _dense_loss(den, Xc.T @ Xc / X.shape[0], m - den.mean)
     coef = Xc @ den.basis
     q = np.mean(coef**2, axis=0)
     q_null = 0.0
@@ -875,9 +884,41 @@ def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray
 
 def _test_loss(den: LinearDenoiser, rho: Gaussian) -> np.ndarray:
     """The test loss for checked input."""
+    if isinstance(den, InitializedDenoiser):
+        return _dense_loss(den, rho.cov, rho.mean - den.mean)
     q = _variance_along(rho, den.basis)
     q_null = _variance_outside(rho, den.basis, along=q) if den.n_null else 0.0
     return _loss_from_moments(den, q, q_null, rho.mean - den.mean)
+
+
+def _dense_loss(den, S, delta) -> np.ndarray:
+    """``||Id - s W||_F^2 + abar Tr(W S W^T) + abar ||W delta||^2`` per step, from the
+    dense weights of an :class:`InitializedDenoiser` (cost O(T d^3))."""
+    a = den.schedule.alpha_bar
+    s = np.sqrt(den.schedule.one_minus_alpha_bar)
+    W = _all_weights(den)
+    spread = np.sum((W @ S) * W, axis=(1, 2)) + np.sum((W @ delta) ** 2, axis=1)
+    R = -s[:, None, None] * W
+    R += np.eye(den.d)  # Id - s W
+    return np.sum(R**2, axis=(1, 2)) + a * spread
+
+
+def _all_weights(den) -> np.ndarray:
+    """Every ``W_t`` of an :class:`InitializedDenoiser`, shape (T, d, d), formed once
+    per denoiser (the losses and the generated law all read them)."""
+    cached = den.__dict__.get("_all_weights")
+    if cached is not None:
+        return cached
+    flow, V = den.flow, den.flow.basis
+    g, g0 = flow.gains, flow.null_gain[:, None, None]
+    W = (V * (g - g0[:, :, 0])[:, None, :]) @ V.T
+    W += g0 * np.eye(den.d)
+    e, e0 = den.decay, den.null_decay[:, None, None]
+    W += e0 * den.init
+    W += (den.init @ V * (e - e0[:, :, 0])[:, None, :]) @ V.T
+    W.setflags(write=False)
+    den.__dict__["_all_weights"] = W  # a frozen dataclass: bypass __setattr__
+    return W
 
 
 # nbval/pytest must not collect the loss function above as a test.
@@ -1050,10 +1091,31 @@ def _generated(
     den: LinearDenoiser, sched: Schedule, sampler: str, sigma: str
 ) -> Gaussian:
     """``rho_N`` for checked input."""
+    if isinstance(den, InitializedDenoiser):
+        return _dense_generated(den, sched, sampler, sigma)
     gains = np.column_stack([den.gains, den.null_gain])
     residuals = np.column_stack([den.residuals, den.null_residual])
     moments = _moments(gains, residuals, sched, sampler, sigma)
     return _law(den.mean, den.basis, den.n_null > 0, *moments)
+
+
+def _dense_generated(den, sched: Schedule, sampler: str, sigma: str) -> Gaussian:
+    """``rho_N`` of an :class:`InitializedDenoiser`: the mean and covariance pushed
+    through the affine reverse steps ``u -> A_t u + c_t + sigma_t z`` with ``A_t =
+    keep_t Id - mix_t W_t`` and ``c_t = mix_t sqrt(abar_t) W_t mu_0`` (the chain's own
+    step factors, :func:`_chain_steps`), densely: the initial weights share no basis
+    with ``Sigma_0``. Cost O(T d^3)."""
+    keep, mix = _chain_steps(sched, sampler)
+    noise = _noise(sched, sampler, sigma)
+    W_all = _all_weights(den)
+    target = np.sqrt(sched.alpha_bar)[:, None] * (W_all @ den.mean)  # W_t sqrt(abar) mu
+    eye = np.eye(den.d)
+    S, m = eye.copy(), np.zeros(den.d)
+    for t in range(sched.T, 0, -1):
+        A = keep[t - 1] * eye - mix[t - 1] * W_all[t - 1]
+        S = A @ S @ A.T + noise[t - 1] * eye
+        m = A @ m + mix[t - 1] * target[t - 1]
+    return Gaussian(m, 0.5 * (S + S.T))
 
 
 def _law(mean, V, has_rest: bool, f, h) -> Gaussian:
@@ -1187,6 +1249,8 @@ def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
 
 def _missing(den: LinearDenoiser, rho: Gaussian) -> float:
     """``Tr(Sigma P_null)`` for checked input."""
+    if isinstance(den, InitializedDenoiser):
+        den = den.flow
     return _variance_outside(rho, den.basis) if den.n_null else 0.0
 
 
@@ -1200,6 +1264,8 @@ def null_mass(den: LinearDenoiser, rho: Gaussian) -> float:
     O(d r r_rho).
     """
     miss = missing_variance(den, rho)
+    if isinstance(den, InitializedDenoiser):
+        den = den.flow
     if not den.n_null:
         return miss
     delta = rho.mean - den.mean
@@ -1829,17 +1895,19 @@ def gradient_descent(
     n_steps: int,
     weight_decay: float = 0.0,
     regularization: str = "constant",
+    init=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = 0``, as explicit
-    iterations (chapter 7).
+    """Plain gradient descent ``W <- W - eta grad_W L_t`` from ``W = init`` (``None``:
+    ``W = 0``), as explicit iterations (chapter 7).
 
     The gradient of the step-t loss (no factor 1/2) is computed from the training
     points, with the bias at its optimum ``b = -sqrt(abar_t) W mu_0`` for the current
     ``W``: ``grad = -2 s (Id - s W) + 2 abar_t W Sigma_0 + 2 gamma W`` with ``Sigma_0``
     never formed. Dense d x d: for checks of the closed form
-    ``W_k = W_t^* (Id - (Id - 2 eta C_t)^k)``, whose gradient-flow limit
-    (``eta -> 0``, ``k eta = tau``) is ``fit_linear_denoiser(..., train_time=tau)``.
-    Returns ``(W, b)`` after ``n_steps`` iterations.
+    ``W_k = W_t^* (Id - (Id - 2 eta C_t)^k) + W_0 (Id - 2 eta C_t)^k``, whose
+    gradient-flow limit (``eta -> 0``, ``k eta = tau``) is
+    ``fit_linear_denoiser(..., train_time=tau)`` from ``W_0 = 0`` and
+    :func:`fit_from_init` otherwise. Returns ``(W, b)`` after ``n_steps`` iterations.
     """
     sched = _check_schedule(sched)
     X = _array("X", X, ndim=2)
@@ -1857,7 +1925,7 @@ def gradient_descent(
     mu0 = X.mean(axis=0)
     Xc = X - mu0
     N, d = X.shape
-    W = np.zeros((d, d))
+    W = np.zeros((d, d)) if init is None else _square("init", init, d).copy()
     for _ in range(n_steps):
         grad = (
             -2.0 * s * (np.eye(d) - s * W)
@@ -1866,6 +1934,139 @@ def gradient_descent(
         )
         W = W - eta * grad
     return W, -np.sqrt(a) * W @ mu0
+
+
+def _square(name: str, x, d: int) -> np.ndarray:
+    """A finite d x d array."""
+    x = _array(name, x, ndim=2)
+    if x.shape != (d, d):
+        raise ValueError(f"{name}: expected shape ({d}, {d}), got {x.shape}")
+    return x
+
+
+def random_init(d: int, sched: Schedule, rng, scale: float | None = None) -> np.ndarray:
+    """Independent initial weights ``W_t(0)`` for every step, shape (T, d, d) (chapter
+    7).
+
+    Entries i.i.d. ``N(0, scale^2)``; the default ``scale = 1/sqrt(d)`` is the
+    initialization of the paper's authors' code, which puts the eigenvalues of each
+    ``W_t(0)`` in the unit disc (the circular law).
+    """
+    sched = _check_schedule(sched)
+    d = _integer("d", d, low=1)
+    rng = _generator("rng", rng)
+    if scale is None:
+        scale = 1.0 / np.sqrt(d)
+    scale = _real("scale", scale, low=0.0)
+    return scale * rng.standard_normal((sched.T, d, d))
+
+
+@dataclass(frozen=True, eq=False)
+class InitializedDenoiser:
+    """Gradient flow from ``W_t(0) = init[t-1]`` after training time ``tau`` (chapter
+    7).
+
+    ``W_t(tau) = W_t^flow(tau) + W_t(0) E_t`` with ``W_t^flow(tau)`` the flow from
+    ``W = 0`` (``flow``, a :class:`LinearDenoiser`) and ``E_t = exp(-2 tau C_t)``,
+    stored in eigen form as ``decay`` (T, r) along ``Sigma_0``'s eigenbasis and
+    ``null_decay`` (T,) along its null directions; ``b_t = -sqrt(abar_t) W_t mu_0``.
+    The initial weights are dense, so this denoiser is too: it stores ``init`` (T x d x
+    d numbers) and its generated law is propagated densely (O(T d^3)).
+    """
+
+    flow: LinearDenoiser
+    init: np.ndarray
+    decay: np.ndarray
+    null_decay: np.ndarray
+
+    @property
+    def d(self) -> int:
+        """Dimension."""
+        return self.flow.d
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule the denoiser was trained with."""
+        return self.flow.schedule
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The training mean ``mu_0``."""
+        return self.flow.mean
+
+    @property
+    def train_time(self) -> float | None:
+        """The training time ``tau`` (``None``: trained to convergence)."""
+        return self.flow.train_time
+
+    def _remaining(self, M, t: int) -> np.ndarray:
+        """``M E_t`` for ``M`` of shape (..., d): what is left of ``M`` after tau."""
+        V = self.flow.basis
+        e, e0 = self.decay[t - 1], self.null_decay[t - 1]
+        coef = M @ V
+        return e0 * M + (coef * (e - e0)) @ V.T
+
+    def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(W_t, b_t)`` for ``1 <= t <= T``."""
+        t = self.schedule.check_step(t)
+        W = self.flow.weights(t)[0] + self._remaining(self.init[t - 1], t)
+        return W, -np.sqrt(self.schedule.alpha_bar[t - 1]) * (W @ self.mean)
+
+    def apply(self, x, t: int) -> np.ndarray:
+        """``eps_theta(x, t)`` for a batch ``x`` of shape (n, d)."""
+        t = self.schedule.check_step(t)
+        x = _array("x", x, ndim=2)
+        if x.shape[1] != self.d:
+            raise ValueError(f"x: expected {self.d} columns, got shape {x.shape}")
+        return self._eps(x, t)
+
+    def _eps(self, x, t):
+        """``eps_theta(x, t)`` for a checked batch and step: ``(W_t(0) E_t) y`` is
+        ``W_t(0) (E_t y)``, as ``E_t`` is symmetric."""
+        y = x - np.sqrt(self.schedule.alpha_bar[t - 1]) * self.mean
+        return self.flow._eps(x, t) + self._remaining(y, t) @ self.init[t - 1].T
+
+
+def fit_from_init(
+    X,
+    sched: Schedule,
+    init,
+    train_time,
+    weight_decay: float = 0.0,
+    regularization: str = "constant",
+) -> InitializedDenoiser:
+    """Gradient flow on every step's loss from the initial weights ``init`` (chapter 7).
+
+    ``dW/dtau = -grad_W L_t = 2 s_t Id - 2 W C_t`` from ``W_t(0)`` gives ``W_t(tau) =
+    W_t^* (Id - E_t) + W_t(0) E_t``, ``E_t = exp(-2 tau C_t)``, ``C_t = abar_t Sigma_0 +
+    (1 - abar_t + gamma_t) Id``: the initial weights are forgotten column by column in
+    ``Sigma_0``'s eigenbasis, each at its own rate ``2 C_t(lam)``, the null directions
+    last. The bias stays at its optimum ``-sqrt(abar_t) W mu_0``. ``init`` has shape
+    (T, d, d) (:func:`random_init`) or (d, d) (the same start at every step);
+    ``train_time = None`` (converged) forgets it entirely. ``X`` as in
+    :func:`fit_linear_denoiser`.
+    """
+    flow = fit_linear_denoiser(X, sched, weight_decay, train_time, regularization)
+    sched, d = flow.schedule, flow.d
+    init = _array("init", init)
+    if init.shape == (d, d):
+        init = np.broadcast_to(init, (sched.T, d, d))
+    if init.shape != (sched.T, d, d):
+        raise ValueError(
+            f"init: expected shape ({sched.T}, {d}, {d}) or ({d}, {d}), got "
+            f"{init.shape}"
+        )
+    gamma = _decay(weight_decay, regularization, sched)
+    if np.ndim(gamma):
+        gamma = gamma[:, None]
+    tau = flow.train_time
+    a, one_minus = sched.alpha_bar[:, None], sched.one_minus_alpha_bar[:, None]
+    C = a * np.append(flow.eigenvalues, 0.0) + one_minus + gamma
+    E = np.zeros_like(C) if tau is None else np.exp(-2.0 * tau * C)
+    init = init.copy()
+    for arr in (init, E):
+        arr.setflags(write=False)
+    return InitializedDenoiser(flow, init, E[:, :-1], E[:, -1])
 
 
 # ---------------------------------------------------------------------------
@@ -1915,12 +2116,33 @@ def empirical_denoiser(X, sched: Schedule):
     return eps
 
 
-def _nearest(U, X):
-    """Distance from each row of ``U`` to its nearest row of ``X``; the nearest row is
-    found from the expanded squared distances and the distance recomputed from the
-    difference, so that it stays accurate when it is small."""
+def _nearest(U, X, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest row of ``X`` to each row of ``U`` and the distance to it.
+
+    The nearest row is found from the expanded squared distances and the distance
+    recomputed from the difference, so that it stays accurate when it is small. With
+    ``exclude_self`` (``U`` is ``X``) a row is not its own neighbour."""
     sq = np.sum(U**2, axis=1)[:, None] + np.sum(X**2, axis=1)[None, :] - 2.0 * U @ X.T
-    return np.linalg.norm(U - X[np.argmin(sq, axis=1)], axis=1)
+    if exclude_self:
+        np.fill_diagonal(sq, np.inf)
+    index = np.argmin(sq, axis=1)
+    return index, np.linalg.norm(U - X[index], axis=1)
+
+
+def nearest_training_point(U, X) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, distance)``: for each sample (row of ``U``) the index of the nearest
+    training point (row of ``X``) and the distance to it, shapes (n,) (chapters 8, 9).
+
+    Cost O(n N d); the distance is accurate down to samples that reproduce a training
+    point to rounding.
+    """
+    X = _array("X", X, ndim=2)
+    U = _array("U", U, ndim=2)
+    if X.shape[0] < 1:
+        raise ValueError("X: expected at least 1 training point, got 0")
+    if U.shape[1] != X.shape[1]:
+        raise ValueError(f"U: expected {X.shape[1]} columns, got shape {U.shape}")
+    return _nearest(U, X)
 
 
 def nearest_distance_ratio(U, X) -> np.ndarray:
@@ -1938,15 +2160,12 @@ def nearest_distance_ratio(U, X) -> np.ndarray:
         raise ValueError(f"X: expected at least 2 training points, got {X.shape[0]}")
     if U.shape[1] != X.shape[1]:
         raise ValueError(f"U: expected {X.shape[1]} columns, got shape {U.shape}")
-    gaps = np.empty(X.shape[0])
-    for i in range(X.shape[0]):
-        gaps[i] = _nearest(X[i : i + 1], np.delete(X, i, axis=0))[0]
-    D = np.median(gaps)
+    D = np.median(_nearest(X, X, exclude_self=True)[1])
     if D == 0:
         raise ValueError(
             "X: expected distinct training points, but more than half are duplicates"
         )
-    return _nearest(U, X) / D
+    return _nearest(U, X)[1] / D
 
 
 def fitted_kl(U, rho: Gaussian) -> float:
@@ -2023,18 +2242,16 @@ def load_image_dataset(name: str) -> tuple[np.ndarray, tuple[int, int]]:
     if name == "digits":
         from sklearn.datasets import load_digits
 
-        X, shape = load_digits().data.astype(float), (8, 8)
-    elif name == "patches":
-        from skimage import data
-
-        X = np.vstack([_blocks(_gray(getattr(data, p)()), 8) for p in _PHOTOS])
-        shape = (8, 8)
+        X = load_digits().data.astype(float)
     else:
         from skimage import data
 
-        faces = np.asarray(data.lfw_subset()[:100], dtype=float)[:, :24, :24]
-        X = faces.reshape(100, 8, 3, 8, 3).mean(axis=(2, 4)).reshape(100, 64)
-        shape = (8, 8)
+        if name == "patches":
+            X = np.vstack([_blocks(_gray(getattr(data, p)()), 8) for p in _PHOTOS])
+        else:
+            faces = np.asarray(data.lfw_subset()[:100], dtype=float)[:, :24, :24]
+            X = faces.reshape(100, 8, 3, 8, 3).mean(axis=(2, 4)).reshape(100, 64)
+    shape = (8, 8)
     X = X / np.sqrt(np.sum((X - X.mean(axis=0)) ** 2) / X.size)
     X.setflags(write=False)
     return X, shape

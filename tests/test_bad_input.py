@@ -15,6 +15,7 @@ _DEN = ld.fit_linear_denoiser(_X, SCHED)
 _RNG = np.random.default_rng(0)
 _RHO3 = ld.power_law_gaussian(3, 1.0)
 _TINY = ld.linear_schedule(T=10)
+_INIT_DEN = ld.fit_from_init(_X, SCHED, np.eye(3), 1.0)
 
 BAD_INPUTS = [
     ("X", lambda: ld.fit_linear_denoiser(_X[0], SCHED)),  # 1-d
@@ -104,6 +105,34 @@ BAD_INPUTS = [
         lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, 10, weight_decay=-1.0),
     ),
     ("X", lambda: ld.gradient_descent(_X[:1], SCHED, 1, 0.1, 10)),
+    ("init", lambda: ld.gradient_descent(_X, SCHED, 1, 0.1, 10, init=np.eye(2))),
+    (
+        "init",
+        lambda: ld.gradient_descent(
+            _X, SCHED, 1, 0.1, 10, init=np.full((3, 3), np.inf)
+        ),
+    ),
+    ("d", lambda: ld.random_init(0, SCHED, _RNG)),
+    ("rng", lambda: ld.random_init(3, SCHED, 0)),
+    ("scale", lambda: ld.random_init(3, SCHED, _RNG, scale=-1.0)),
+    ("scale", lambda: ld.random_init(3, SCHED, _RNG, scale=np.nan)),
+    ("sched", lambda: ld.random_init(3, None, _RNG)),
+    ("init", lambda: ld.fit_from_init(_X, SCHED, np.zeros((2, 3, 3)), 1.0)),
+    ("init", lambda: ld.fit_from_init(_X, SCHED, np.full((3, 3), np.nan), 1.0)),
+    ("init", lambda: ld.fit_from_init(_X, SCHED, "random", 1.0)),
+    ("train_time", lambda: ld.fit_from_init(_X, SCHED, np.eye(3), -1.0)),
+    ("weight_decay", lambda: ld.fit_from_init(_X, SCHED, np.eye(3), 1.0, -1.0)),
+    (
+        "regularization",
+        lambda: ld.fit_from_init(_X, SCHED, np.eye(3), 1.0, 0.1, "scaled"),
+    ),
+    ("X", lambda: ld.fit_from_init(_X[:1], SCHED, np.eye(3), 1.0)),
+    ("t", lambda: ld.fit_from_init(_X, SCHED, np.eye(3), 1.0).weights(0)),
+    (
+        "x",
+        lambda: ld.fit_from_init(_X, SCHED, np.eye(3), 1.0).apply(np.ones((2, 2)), 1),
+    ),
+    ("sched", lambda: ld.generated_distribution(_INIT_DEN, _TINY)),
     (
         "weight_decay",
         lambda: ld.predict_losses([1.0, 2.0], 10, SCHED, weight_decay=-0.1),
@@ -158,6 +187,9 @@ BAD_INPUTS = [
     ("X", lambda: ld.nearest_distance_ratio(_X, _X[:1])),
     ("X", lambda: ld.nearest_distance_ratio(_X, np.zeros((3, 3)))),
     ("U", lambda: ld.nearest_distance_ratio(np.ones((2, 4)), _X)),
+    ("U", lambda: ld.nearest_training_point(np.ones((2, 4)), _X)),
+    ("U", lambda: ld.nearest_training_point(np.full((2, 3), np.nan), _X)),
+    ("X", lambda: ld.nearest_training_point(_X, np.zeros((0, 3)))),
     ("U", lambda: ld.fitted_kl(np.ones((3, 3)), ld.Gaussian(np.zeros(3), np.eye(3)))),
     ("U", lambda: ld.fitted_kl(np.ones((9, 2)), ld.Gaussian(np.zeros(3), np.eye(3)))),
     ("rho", lambda: ld.fitted_kl(np.ones((9, 3)), np.eye(3))),
