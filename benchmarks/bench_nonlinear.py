@@ -26,33 +26,30 @@ def main(per_step_steps=600, shared_steps=3000, n=1000):
         rho.sample(16, np.random.default_rng(2)),
     )
     print(f"d = {d}, T = {sched.T}:")
-    for label, train, steps in [
-        (
-            "per-step",
+    trainers = {
+        "per-step": (
             nn.train_per_step,
             dict(n_steps=per_step_steps, batch=32, learning_rate=1e-2),
         ),
-        (
-            "shared",
+        "shared": (
             nn.train_shared,
             dict(n_steps=shared_steps, batch=256, learning_rate=3e-3),
         ),
-    ]:
-        nets = {}
+    }
+    trained = {}  # the network of each kind trained on N = 64
+    for label, (train, steps) in trainers.items():
         for N, data, note in [(64, X, "with compilation"), (16, X2, "compiled")]:
-            nets[N], _ = timed(
+            net, _ = timed(
                 lambda data=data: train(data, sched, **steps),
                 f"train {label} ({steps['n_steps']} Adam steps, N = {N}, {note})",
             )
-        if label == "per-step":
-            per_step = nets[64]
-        else:
-            shared = nets[64]
+            if N == 64:
+                trained[label] = net
     models = {
         "linear": ld.fit_linear_denoiser(X, sched).apply,
         "empirical": ld.empirical_denoiser(X, sched),
-        "per-step": per_step.eps,
-        "shared": shared.eps,
+        "per-step": trained["per-step"].eps,
+        "shared": trained["shared"].eps,
     }
     times = {}
     for name, eps in models.items():

@@ -86,6 +86,18 @@ def test_nearest_distance_ratio_against_all_pairs():
     assert_close(ld.nearest_distance_ratio(U, X), expected, 1e4 * EPS, "ratios")
 
 
+def test_nearest_training_point_against_all_pairs():
+    rng = np.random.default_rng(31)
+    X, U = rng.standard_normal((9, 4)), rng.standard_normal((30, 4))
+    pairs = np.sqrt(np.sum((U[:, None, :] - X[None, :, :]) ** 2, axis=2))
+    index, dist = ld.nearest_training_point(U, X)
+    assert np.array_equal(index, pairs.argmin(axis=1))
+    # distances of order 1 from differences formed directly: rounding ~ 10 EPS
+    assert_close(dist, pairs.min(axis=1), 1e4 * EPS, "distances")
+    index, _ = ld.nearest_training_point(X[[4, 2]] + 1e-9, X)
+    assert list(index) == [4, 2]
+
+
 def test_nearest_distance_ratio_resolves_reproduced_points():
     rng = np.random.default_rng(33)
     X = 100.0 * rng.standard_normal((5, 3))
