@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--notebooks",
         nargs="*",
-        type=Path,
+        type=lambda p: Path(p).resolve(),
         default=[ROOT / "intro.ipynb", *sorted((ROOT / "chapters").glob("*.ipynb"))],
     )
     parser.add_argument("--no-tests", action="store_true")
