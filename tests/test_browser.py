@@ -125,17 +125,26 @@ _INSPECT = """async () => {
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     if (n.parentElement.closest(SKIP)) continue;
     const t = n.textContent;
-    if (/\\\\\\(|\\\\\\[|\\$\\$|\\\\begin\\{/.test(t)) raw.push(t.trim().slice(0, 80));
+    // display or inline delimiters, a dollar sign before TeX, or a backslash macro
+    if (/\\\\\\(|\\\\\\[|\\$\\$|\\\\begin\\{|\\$[^\\s$]|\\\\[A-Za-z]{2,}/.test(t)) {
+      raw.push(t.trim().slice(0, 80));
+    }
   }
   const images = Array.from(document.images)
-      .map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}));
+      .map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
+                  alt: i.alt, figure: !!i.closest('figure')}));
   const widgets = views();
   const SHOWN =
     '.jupyter-widgets, .widget-container, .jp-OutputArea-output .widget-slider';
   const rendered = document.querySelectorAll(SHOWN).length;
   const mathjax = document.querySelectorAll('mjx-container').length;
+  // code that runs past the column (scrolls sideways) at this width
+  const overflow = Array.from(document.querySelectorAll('main pre'))
+      .filter(p => p.scrollWidth > p.clientWidth + 1)
+      .map(p => p.textContent.trim().slice(0, 60));
   return {
-    maths: maths.length, mathjax, untypeset, errors, raw, images, widgets, rendered
+    maths: maths.length, mathjax, untypeset, errors, raw, images, widgets, rendered,
+    overflow
   };
 }"""
 
@@ -197,8 +206,17 @@ def test_page(browser, server, page, how):
     )
     assert r["errors"] == [], f"{rel}: MathJax errors: {r['errors'][:5]}"
     assert r["raw"] == [], f"{rel}: raw TeX left in the text: {r['raw'][:5]}"
+    assert r["overflow"] == [], (
+        f"{rel}: code wider than the column: {r['overflow'][:3]}"
+    )
     bad = [i["src"] for i in r["images"] if not i["ok"]]
     assert bad == [], f"{rel}: images that did not load: {bad}"
+    unnamed = [
+        i["src"]
+        for i in r["images"]
+        if i["figure"] and (not i["alt"] or i["alt"].lower().endswith(".png"))
+    ]
+    assert unnamed == [], f"{rel}: figures without alt text: {unnamed[:3]}"
     if r["widgets"]:
         assert r["rendered"] > 0, f"{rel}: {r['widgets']} widget views, none rendered"
 
@@ -214,3 +232,43 @@ def test_every_chapter_is_built():
 
 def test_pages_were_found():
     assert any(p.name == "intro.html" for p in PAGES), f"no pages found in {HTML}"
+
+
+# Visible links of the primary sidebar (the book's table of contents), and the search
+# fields on screen.
+_NAVIGATION = """() => {
+  const onScreen = el => {
+    const r = el.getBoundingClientRect();
+    const s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= innerWidth
+      && r.top < innerHeight && s.visibility !== 'hidden';
+  };
+  const links = Array.from(document.querySelectorAll('.bd-sidebar-primary a'))
+    .filter(onScreen).length;
+  const searches = Array.from(
+    document.querySelectorAll('.search-button-field, .search-button__button'))
+    .filter(onScreen).length;
+  return {links, searches};
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 800, 1280])
+def test_navigation_opens_at_every_width(browser, width):
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.goto((HTML / "intro.html").as_uri(), wait_until="load")
+    entries = (ROOT / "_toc.yml").read_text().count("- file:") + 1  # and the root
+    before = page.evaluate(_NAVIGATION)
+    assert before["searches"] <= 1, f"{width} px: {before['searches']} search fields"
+    if width >= 1200:  # the sidebar is open beside the page
+        assert before["links"] >= entries, f"{width} px: no contents beside the page"
+    else:  # the menu button opens it
+        toggles = page.locator(".primary-toggle")
+        visible = [toggles.nth(i) for i in range(toggles.count())]
+        visible = [t for t in visible if t.is_visible()]
+        assert visible, f"{width} px: no visible menu button"
+        visible[0].click()
+        page.wait_for_timeout(400)
+        after = page.evaluate(_NAVIGATION)
+        assert after["links"] >= entries, f"{width} px: the menu opened no contents"
+    context.close()
