@@ -1130,18 +1130,28 @@ def _law(mean, V, has_rest: bool, f, h) -> Gaussian:
 
 
 def _chain(
-    eps, sched: Schedule, n: int, d: int, rng, sampler: str, sigma: str, batch: int
+    eps,
+    sched: Schedule,
+    n: int,
+    d: int,
+    rng,
+    sampler: str,
+    sigma: str,
+    batch: int,
+    path: bool = False,
 ):
     """The reverse chain for checked input (the inner loop of :func:`run_chain` and
-    :func:`sample`).
+    :func:`sample`); with ``path``, every state ``u_t``, shape (T + 1, n, d).
     """
     keep, mix = _chain_steps(sched, sampler)
     noise = np.sqrt(_noise(sched, sampler, sigma))
-    out = np.empty((n, d))
+    out = np.empty((sched.T + 1, n, d) if path else (n, d))
     for start in range(0, n, batch):
         m = min(batch, n - start)
         u = rng.standard_normal((m, d))
         z = np.empty((m, d))
+        if path:
+            out[sched.T, start : start + m] = u
         for t in range(sched.T, 0, -1):
             e = eps(u, t)
             u *= keep[t - 1]
@@ -1150,7 +1160,10 @@ def _chain(
                 rng.standard_normal(out=z)
                 z *= noise[t - 1]
                 u += z
-        out[start : start + m] = u
+            if path:
+                out[t - 1, start : start + m] = u
+        if not path:
+            out[start : start + m] = u
     return out
 
 
@@ -1167,6 +1180,7 @@ def run_chain(
     sampler: str = "ddpm",
     sigma: str = "beta",
     batch: int | None = None,
+    path: bool = False,
 ) -> np.ndarray:
     """The reverse chain ``u_{t-1} = (u_t - beta_t/sqrt(1-abar_t) eps(u_t, t)) /
     sqrt(1-beta_t) + sigma_t z_t`` for any noise predictor (chapter 2).
@@ -1177,8 +1191,10 @@ def run_chain(
     sqrt(abar_{t-1}) x0_hat + sqrt(1 - abar_{t-1}) eps`` with ``x0_hat = (u_t - sqrt(1 -
     abar_t) eps) / sqrt(abar_t)`` is used instead. Samples run in batches of ``batch``
     rows (by default about 2^16 numbers per batch, which keeps the working arrays in
-    cache). Every denoiser of the book, linear or not, generates through this one
-    function.
+    cache). With ``path=True`` it returns every state instead, shape (T + 1, n, d),
+    ``[t]`` holding ``u_t`` (``[T]`` the start, ``[0]`` the samples), drawn from the
+    same random numbers as without. Every denoiser of the book, linear or not,
+    generates through this one function.
     """
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
@@ -1187,7 +1203,9 @@ def run_chain(
     n = _integer("n", n, low=0)
     d = _integer("d", d, low=1)
     rng = _generator("rng", rng)
-    return _chain(eps, sched, n, d, rng, sampler, sigma, _batch(batch, d))
+    if not isinstance(path, (bool, np.bool_)):
+        raise ValueError(f"path: expected True or False, got {_describe(path)}")
+    return _chain(eps, sched, n, d, rng, sampler, sigma, _batch(batch, d), bool(path))
 
 
 def sample(

@@ -188,6 +188,7 @@ BAD_INPUTS = [
     ("X", lambda: ld.nearest_distance_ratio(_X, np.zeros((3, 3)))),
     ("U", lambda: ld.nearest_distance_ratio(np.ones((2, 4)), _X)),
     ("U", lambda: ld.nearest_training_point(np.ones((2, 4)), _X)),
+    ("path", lambda: ld.run_chain(_DEN.apply, SCHED, 2, 3, _RNG, path="yes")),
     ("U", lambda: ld.nearest_training_point(np.full((2, 3), np.nan), _X)),
     ("X", lambda: ld.nearest_training_point(_X, np.zeros((0, 3)))),
     ("U", lambda: ld.fitted_kl(np.ones((3, 3)), ld.Gaussian(np.zeros(3), np.eye(3)))),

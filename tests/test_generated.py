@@ -168,3 +168,23 @@ def test_chain_without_noise_stays_on_the_training_span():
     check = lc.gaussian_samples(U, g)
     assert_passes(check)
     assert "directions of zero variance" in check.detail
+
+
+def test_run_chain_path_holds_every_state_of_the_same_draw():
+    _, _, X, den = problem(51, 3, 5)
+    plain = ld.run_chain(den.apply, SCHED, 7, 3, np.random.default_rng(4), batch=3)
+    path = ld.run_chain(
+        den.apply, SCHED, 7, 3, np.random.default_rng(4), batch=3, path=True
+    )
+    assert path.shape == (SCHED.T + 1, 7, 3)
+    assert np.array_equal(path[0], plain)  # the same random numbers, the same samples
+    start = np.random.default_rng(4).standard_normal((3, 3))  # the first batch's u_T
+    assert np.array_equal(path[SCHED.T, :3], start)
+    # one step of the chain, written out, from path[t] to path[t - 1] without noise at
+    # t = 1 for the posterior sampler
+    post = ld.run_chain(
+        den.apply, SCHED, 2, 3, np.random.default_rng(5), sigma="posterior", path=True
+    )
+    keep = 1 / np.sqrt(1 - SCHED.beta[0])
+    mix = keep * SCHED.beta[0] / np.sqrt(1 - SCHED.alpha_bar[0])
+    assert_close(post[0], keep * post[1] - mix * den.apply(post[1], 1), 1e3 * EPS)
