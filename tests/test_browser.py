@@ -5,7 +5,9 @@ opens it) and from a local HTTP server, with every request that leaves the
 machine blocked. A page passes when no request fails, nothing is requested from
 the network, the console shows no error, MathJax has typeset every equation
 (no raw TeX left, no MathJax error), every image has loaded and every widget
-has rendered. Screenshots land in ``_build/screenshots`` for review.
+has rendered; at 390 px the page must be no wider than the screen. Screenshots at
+1280 px and 390 px land in ``_build/screenshots`` (``file/``, ``http/``, each with
+``390/``) for review.
 
 Run after ``make book``. Without Chromium the test skips with a message, except
 under CI (``CI`` set), where it must run.
@@ -181,6 +183,13 @@ def _check_page(browser, url: str, shot: Path) -> dict:
     page.wait_for_timeout(300)
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
+    # the same page on a phone: nothing may widen the page beyond the screen
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.wait_for_timeout(300)
+    report["phone_width"] = page.evaluate("() => document.documentElement.scrollWidth")
+    phone = shot.parent / "390" / shot.name
+    phone.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(phone), full_page=True)
     context.close()
     report["problems"] = [p for p in problems if not any(o in p for o in offline)]
     report["offline"] = offline
@@ -209,6 +218,7 @@ def test_page(browser, server, page, how):
     assert r["overflow"] == [], (
         f"{rel}: code wider than the column: {r['overflow'][:3]}"
     )
+    assert r["phone_width"] <= 390, f"{rel}: {r['phone_width']} px wide at 390 px"
     bad = [i["src"] for i in r["images"] if not i["ok"]]
     assert bad == [], f"{rel}: images that did not load: {bad}"
     unnamed = [
