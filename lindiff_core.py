@@ -66,6 +66,10 @@ __all__ = [
     "predict_losses",
     "predict_missing_variance",
     "predict_kl",
+    "limiting_density",
+    "typical_average",
+    "TypicalMetrics",
+    "predict_metrics",
     # chapter 7
     "gradient_descent",
     "random_init",
@@ -1898,6 +1902,621 @@ def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
             - logdet_sigma
         )
     return float(out)
+
+
+# ---------------------------------------------------------------------------
+# Chapter 5: the limiting spectral density of Sigma_0 and typical-case averages
+# ---------------------------------------------------------------------------
+
+
+def _population(lam: np.ndarray, N: int):
+    """``(v, c, n, d, zero)`` for ``Sigma_0`` of ``N`` samples: the distinct positive
+    eigenvalues ``v`` of ``Sigma' = (n/N) Sigma`` (descending), their multiplicities
+    ``c``, ``n = N - 1``, ``d`` and the number of zero eigenvalues of ``Sigma``."""
+    n = N - 1
+    pos = lam[lam > 0] * (n / N)
+    v, c = np.unique(pos, return_counts=True)
+    return v[::-1].copy(), c[::-1].astype(float), n, lam.size, lam.size - pos.size
+
+
+def _x_of_m(m, v, c, n):
+    """The inverse of the companion transform: ``x(m) = -1/m + (1/n) sum c v / (1 + v
+    m)``, and ``m^2 x'(m) = 1 - (1/n) sum c (v m / (1 + v m))^2``."""
+    r = 1.0 + np.multiply.outer(m, v)
+    x = -1.0 / m + (c * v / r).sum(axis=-1) / n
+    vm = np.multiply.outer(m, v) / r
+    return x, 1.0 - (c * vm**2).sum(axis=-1) / n
+
+
+def _companion(z, m, v, c, n, upper: bool, max_iter: int = 200, strict=True):
+    """Newton's method for the companion Stieltjes transform ``m(z)`` of ``Sigma_0``:
+    ``z = x(m)`` (:func:`_x_of_m`), from the guesses ``m``, vectorized over ``z``.
+
+    With ``upper=True`` every ``z`` has ``Im z > 0`` and the root sought is the one in
+    the upper half plane (Silverstein and Bai: it is unique there): a step that would
+    leave it is halved until it does not. Raises ``RuntimeError`` on failure.
+    """
+    m = np.array(m, dtype=complex)
+    active = np.arange(m.size)
+    for _ in range(max_iter):
+        ma, za = m[active], z[active]
+        r = 1.0 + np.multiply.outer(ma, v)
+        F = za + 1.0 / ma - (c * v / r).sum(axis=-1) / n
+        dF = -1.0 / ma**2 + (c * v**2 / r**2).sum(axis=-1) / n
+        step = F / dF
+        new = ma - step
+        if upper:
+            for _ in range(60):
+                bad = new.imag <= 0
+                if not bad.any():
+                    break
+                step = np.where(bad, 0.5 * step, step)
+                new = ma - step
+        if not strict:  # a guess for the next stage: keep the last finite iterate
+            new = np.where(np.isfinite(new), new, ma)
+        m[active] = new
+        scale = np.abs(za) + np.abs(1.0 / ma) + (c * v / np.abs(r)).sum(axis=-1) / n
+        done = np.abs(step) <= (1e-13 if strict else 1e-6) * np.abs(new)
+        done |= np.abs(F) <= 1e-14 * scale
+        active = active[~done]
+        if active.size == 0:
+            return m
+    if not strict:
+        return m
+    raise RuntimeError("limiting_density: Newton's method for m(z) did not converge")
+
+
+def _brent_edge(fun, lo, hi):
+    """The root of ``fun`` in ``(lo, hi)`` (a sign change), by ``brentq``."""
+    from scipy.optimize import brentq
+
+    return brentq(fun, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
+
+
+def _support(v, c, n):
+    """The support of the limiting density of ``Sigma_0`` minus ``{0}``: a list of
+    intervals ``[a, b]``, from the real critical points of ``x(m)`` (Silverstein and
+    Choi: ``x`` lies outside the support exactly where ``x'(m) > 0`` on the real line).
+
+    The upper edge is the minimum of ``x`` on ``(-1/v_max, 0)``; a gap opens between two
+    consecutive poles ``-1/v_j < m < -1/v_{j+1}`` where ``m^2 x'(m)`` becomes positive
+    (its maximum there, located on 32 points and refined, decides); the lower edge is
+    the
+    maximum of ``x`` on ``(0, inf)`` for ``n < d_+`` and on ``(-inf, -1/v_min)`` for
+    ``n > d_+``, and ``0`` (a hard edge) for ``n = d_+``.
+    """
+    d_plus = c.sum()
+
+    def h(m):
+        return _x_of_m(np.asarray(m, dtype=float), v, c, n)[1]
+
+    def x(m):
+        return float(_x_of_m(np.asarray(m, dtype=float), v, c, n)[0])
+
+    top = _brent_edge(h, -1.0 / v[0] * (1 - 1e-15), -1e-300)
+    upper = x(top)
+    gaps = []
+    if v.size > 1:
+        # m = -1/u between the poles, u from v_{j+1} to v_j on a geometric grid
+        s = np.linspace(0.0, 1.0, 34)[1:-1]
+        u = v[1:, None] * (v[:-1, None] / v[1:, None]) ** s[None, :]
+        hv = h(-1.0 / u)
+        cand = np.flatnonzero(hv.max(axis=1) > -0.5)
+        lo_t, hi_t = np.zeros(cand.size), np.ones(cand.size)
+        vj, vk = v[cand], v[cand + 1]
+
+        def hh(t):
+            return h(-1.0 / (vk * (vj / vk) ** t))
+
+        g = (np.sqrt(5.0) - 1) / 2
+        for _ in range(60):  # golden section for the maximum, all intervals at once
+            t1, t2 = hi_t - g * (hi_t - lo_t), lo_t + g * (hi_t - lo_t)
+            left = hh(t1) > hh(t2)
+            hi_t, lo_t = np.where(left, t2, hi_t), np.where(left, lo_t, t1)
+        t_best = 0.5 * (lo_t + hi_t)
+        for j, tb, hb in zip(cand, t_best, hh(t_best)):
+            if hb <= 0:
+                continue
+            mid = -1.0 / (v[j + 1] * (v[j] / v[j + 1]) ** tb)
+            left = _brent_edge(h, -1.0 / v[j + 1] * (1 - 1e-15), mid)
+            right = _brent_edge(h, mid, -1.0 / v[j] * (1 + 1e-15))
+            gaps.append((x(left), x(right)))
+    if n < d_plus:
+        hi = 1.0 / v[-1]
+        while h(hi) > 0:
+            hi *= 4.0
+        lower = x(_brent_edge(h, 1e-300, hi))
+    elif n > d_plus:
+        lo = -1.0 / v[-1]
+        while h(lo) <= 0:
+            lo *= 4.0
+        lower = x(_brent_edge(h, lo, -1.0 / v[-1] * (1 + 1e-15)))
+    else:
+        lower = 0.0
+    edges = [lower] + [e for g in sorted(gaps) for e in g] + [upper]
+    return [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
+
+
+class _Spectral:
+    """The limiting spectral measure of ``Sigma_0`` for one population and ``N``.
+
+    Holds the support and, per quadrature level, the nodes, weights and ``m`` at the
+    nodes (computed on first use); :meth:`average` integrates against the (weighted)
+    density and :meth:`atom` gives the (weighted) atom at zero.
+    """
+
+    def __init__(self, lam: np.ndarray, N: int):
+        self.lam, self.N = lam, N
+        self.v, self.c, self.n, self.d, self.zero = _population(lam, N)
+        self._intervals = None
+        self._levels = None
+
+    @property
+    def intervals(self):
+        """The support intervals (:func:`_support`), computed on first use."""
+        if self._intervals is None:
+            self._intervals = _support(self.v, self.c, self.n)
+        return self._intervals
+
+    @property
+    def top(self) -> float:
+        """The upper edge of the support."""
+        if self._intervals is not None:
+            return self._intervals[-1][1]
+        v, c, n = self.v, self.c, self.n
+        m = _brent_edge(
+            lambda m: _x_of_m(m, v, c, n)[1], -1.0 / v[0] * (1 - 1e-15), -1e-300
+        )
+        return float(_x_of_m(m, v, c, n)[0])
+
+    def panels(self):
+        """The initial quadrature panels: each support interval cut at ``a 4^j``."""
+        panels = []  # (u, w, edge at u, edge at w)
+        for a, b in self.intervals:
+            lo = a if a > 0 else b * 1e-12
+            k = int(np.floor(np.log(b / lo) / np.log(4.0) - 0.5))
+            inner = lo * 4.0 ** np.arange(1 if a > 0 else 0, max(k, 0) + 1)
+            breaks = np.r_[a, inner[inner < b], b]
+            if breaks.size == 2:
+                breaks = np.r_[a, 0.5 * (a + b), b]
+            for i in range(breaks.size - 1):
+                panels.append((breaks[i], breaks[i + 1], i == 0, i == breaks.size - 2))
+        return np.array(panels, dtype=float)
+
+    def _nodes(self, panels, K: int):
+        """``K`` Gauss-Legendre nodes and weights per panel; on a panel ending at an
+        edge of the support, in ``t`` with ``x - edge = +-(width) t^2``, which makes
+        both
+        the square-root edge and the hard edge ``x^-1/2`` smooth integrands."""
+        s, ws = np.polynomial.legendre.leggauss(K)
+        u, w = panels[:, :1], panels[:, 1:2]
+        at_u, at_w = panels[:, 2:3] > 0, panels[:, 3:4] > 0
+        t = 0.5 * (1 + s)
+        x = np.where(
+            at_u,
+            u + (w - u) * t**2,
+            np.where(at_w, w - (w - u) * t**2, u + (w - u) * t),
+        )
+        wt = np.where(at_u | at_w, (w - u) * t * ws, 0.5 * (w - u) * ws + 0 * u)
+        return x, wt
+
+    def _refine(self, panels, tol=1e-12, max_rounds=30):
+        """Bisect the panels whose mass and first moment differ between 16 and 32
+        nodes by more than ``tol`` (of the total mass and first moment); returns the
+        panels and their 32-node rule with ``m``."""
+        done = []
+        for _ in range(max_rounds):
+            x16, w16 = self._nodes(panels, 16)
+            x32, w32 = self._nodes(panels, 32)
+            m16 = self._solve(x16.ravel()).reshape(x16.shape)
+            m32 = self._solve(x32.ravel()).reshape(x32.shape)
+            r16 = w16 * self.density(x16, m16)
+            r32 = w32 * self.density(x32, m32)
+            diff = np.maximum(
+                np.abs(r16.sum(1) - r32.sum(1)),
+                np.abs((r16 * x16).sum(1) - (r32 * x32).sum(1)) / x32.max(),
+            )
+            bad = diff > tol
+            done.append(
+                (
+                    panels[~bad],
+                    x32[~bad],
+                    w32[~bad],
+                    m32[~bad],
+                    x16[~bad],
+                    w16[~bad],
+                    m16[~bad],
+                )
+            )
+            if not bad.any():
+                break
+            p = panels[bad]
+            mid = np.where(
+                (p[:, 0] > 0) & (p[:, 1] > 4 * p[:, 0]),
+                np.sqrt(p[:, 0] * p[:, 1]),
+                0.5 * (p[:, 0] + p[:, 1]),
+            )
+            left = np.c_[p[:, 0], mid, p[:, 2], np.zeros_like(mid)]
+            right = np.c_[mid, p[:, 1], np.zeros_like(mid), p[:, 3]]
+            panels = np.r_[left, right]
+        else:
+            raise RuntimeError("limiting_density: the quadrature did not converge")
+        return [np.concatenate(z) for z in zip(*done)]
+
+    def level(self):
+        """The refined panels, nodes ``x``, weights and ``m(x + i0)`` (32 per panel)."""
+        if self._levels is None:
+            self._levels = self._refine(self.panels())
+        return self._levels
+
+    def _solve(self, x):
+        """``m(x + i0)`` by continuation in ``eta``: from ``eta = 4 x_max``, where
+        ``-1/z`` is a good guess, down to ``eta = 1e-13 x`` in steps of a factor 8
+        (eight Newton steps each at most), then
+        Newton's method to convergence."""
+        top = self.top
+        floor = 1e-13 * x
+        eta = 4.0 * (top + x)
+        m = -1.0 / (x + 1j * eta)
+        while np.any(eta > floor):
+            eta = np.maximum(eta / 8.0, floor)
+            m = _companion(x + 1j * eta, m, self.v, self.c, self.n, True, 8, False)
+        return _companion(x + 1j * floor, m, self.v, self.c, self.n, upper=True)
+
+    def weights(self, a):
+        """Per distinct positive eigenvalue, the summed weights ``a_nu`` (``a = None``:
+        all ones), and the summed weight of the zero eigenvalues."""
+        if a is None:
+            return self.c, float(self.zero)
+        pos = self.lam > 0
+        vals = self.lam[pos] * (self.n / self.N)
+        idx = np.searchsorted(-self.v, -vals)
+        A = np.zeros_like(self.v)
+        np.add.at(A, idx, a[pos])
+        return A, float(np.sum(a[~pos]))
+
+    def density(self, x, m, a=None):
+        """``(1/pi) Im (1/d) sum_nu a_nu / (-z (1 + v_nu m))`` at ``z = x + i0``."""
+        A, _ = self.weights(a)
+        r = 1.0 + np.multiply.outer(m, self.v)
+        g = -(A / r).sum(axis=-1) / (x * self.d)
+        return np.maximum(g.imag, 0.0) / np.pi
+
+    def atom(self, a=None):
+        """The (weighted) mass at zero: ``(1/d) sum_nu a_nu kappa_0/(v_nu + kappa_0)``
+        plus the zero eigenvalues of ``Sigma``; ``kappa_0 = 0`` for ``n >= d_+``."""
+        A, A0 = self.weights(a)
+        if self.n >= self.c.sum():
+            return A0 / self.d
+        k0 = float(
+            _kappa(
+                self.v.repeat(self.c.astype(int)),
+                np.asarray(float(self.n)),
+                np.asarray(0.0),
+            )
+        )
+        return (np.sum(A * k0 / (self.v + k0)) + A0) / self.d
+
+    def average(self, phi, a=None):
+        """``(integral, error, scale)`` of ``phi(x) rho_a(x)`` over the support on the
+        refined panels: 32 Gauss nodes per panel, the error estimated from 16, and the
+        integral of ``|phi| rho_a``."""
+        panels, x, wt, m, x16, w16, m16 = self.level()
+        dens = (wt * self.density(x, m, a)).ravel()
+        vals = np.asarray(phi(x.ravel()), dtype=float)
+        total = vals @ dens
+        low = (
+            np.asarray(phi(x16.ravel()), dtype=float)
+            @ (w16 * self.density(x16, m16, a)).ravel()
+        )
+        return total, np.abs(total - low), np.abs(vals) @ dens
+
+
+class _Contour:
+    """Cauchy integrals of the resolvent of ``Sigma_0`` on a closed contour around the
+    spectrum, for functions analytic off ``(-inf, -p]``.
+
+    The contour is an ellipse in ``w = ln(z + p)``, which maps the cut plane to the
+    strip ``|Im w| < pi`` and the spectrum ``[0, b]`` to ``[ln p, ln(b + p)]``; the
+    ellipse runs from ``ln p - 1`` to ``ln(b + p) + 1/2`` with half-height ``1.2 <
+    pi/2`` (so ``Re z > -p`` on it). ``K`` trapezoid nodes in the angle; by symmetry
+    only
+    the upper half (``K/2 + 1`` nodes) is evaluated. ``m`` is continued along the upper
+    half from the right end, where ``z > b`` is real.
+    """
+
+    def __init__(self, spec, p: float, K: int | None = None):
+        b = spec.top
+        lo, hi = np.log(p) - 1.0, np.log(b + p) + 0.5
+        if K is None:  # 20 nodes per unit length of the ellipse's axis, 64 to 512
+            K = int(np.clip(2 ** np.ceil(np.log2(20 * (hi - lo))), 64, 512))
+        self.spec, self.p, self.K = spec, p, K
+        theta = 2 * np.pi * np.arange(K // 2 + 1) / K
+        w = 0.5 * (lo + hi) + 0.5 * (hi - lo) * np.cos(theta) + 1.2j * np.sin(theta)
+        dw = -0.5 * (hi - lo) * np.sin(theta) + 1.2j * np.cos(theta)
+        self.z = np.exp(w) - p
+        self.z[[0, -1]] = self.z[[0, -1]].real
+        self.dz = np.exp(w) * dw
+        m = np.empty_like(self.z)
+        guess = -1.0 / self.z[0]
+        for k, z in enumerate(self.z):
+            m[k] = _companion(
+                np.array([z]),
+                np.array([guess]),
+                spec.v,
+                spec.c,
+                spec.n,
+                upper=0 < k < K // 2,
+            )[0]
+            guess = m[k]
+        self.m = m
+        self.sym = np.r_[1.0, 2.0 * np.ones(K // 2 - 1), 1.0] / K
+
+    def resolvent(self, a=None, every: int = 1):
+        """``(1/d) Tr(A (z - Sigma_0)^-1)`` at the nodes (every ``every``-th), ``A``
+        diagonal in the eigenbasis of ``Sigma`` with entries ``a``."""
+        A, A0 = self.spec.weights(a)
+        z, m = self.z[::every], self.m[::every]
+        r = 1.0 + np.multiply.outer(m, self.spec.v)
+        return ((A / r).sum(axis=-1) + A0) / (z * self.spec.d)
+
+    def kernel(self, a=None):
+        """The trapezoid weights on the upper half for the weights ``a``: ``average``
+        is ``Im(phi @ kernel)``; rows for all ``K`` nodes and for every other node."""
+        full = self.resolvent(a) * self.dz * self.sym
+        half = 2.0 * full[::2] * np.r_[1.0, np.ones(full[::2].size - 2), 1.0]
+        return full, half
+
+    def average(self, values, a=None):
+        """``(1/d) sum_i phi(lambda_i) u_i^T A u_i`` from ``phi`` at the nodes (last
+        axis), with the error estimated from every other node: ``(value, error)``."""
+        full, half = self.kernel(a)
+        value = np.imag(values @ full)
+        return value, np.abs(value - np.imag(values[..., ::2] @ half))
+
+    def full(self, upper, derivative=False):
+        """Values on the whole contour from those on its upper half (``phi(conj z) =
+        conj phi(z)``; the derivative ``dz`` changes sign as well)."""
+        lower = np.conj(upper[..., -2:0:-1])
+        return np.concatenate([upper, -lower if derivative else lower], axis=-1)
+
+    def pair(self, a, b):
+        """The quadratic form ``M`` with ``(1/(2 pi i))^2 oint oint phi(z1) phi(z2)
+        Tr(A R(z1) B R(z2)) = phi^T M phi`` over all ``K`` nodes, ``R = (z -
+        Sigma_0)^-1``, from the deterministic equivalent of two resolvents:
+        ``Tr(A Q1 B Q2) ~ sum a b q1 q2 + [(1/n) sum v b q1 q2 zm1 zm2] [sum a v q1
+        q2] /
+        [1 - (1/n) sum v^2 q1 q2 zm1 zm2]`` with ``q = -1/(z (1 + v m))`` and ``zm = z
+        m`` (``Sigma`` non-singular, ``a``, ``b`` per eigenvalue)."""
+        spec = self.spec
+        A, _ = spec.weights(a)
+        B, _ = spec.weights(b)
+        # per distinct eigenvalue: the mean weight (a and b are functions of lambda)
+        A, B = A / spec.c, B / spec.c
+        z, m = self.full(self.z)[::2], self.full(self.m)[::2]
+        dz = self.full(self.dz, derivative=True)[::2]
+        q = -1.0 / (z[:, None] * (1.0 + np.multiply.outer(m, spec.v)))
+        zm = z * m
+        v, c, n = spec.v, spec.c, spec.n
+        T = (q * (c * A * B)) @ q.T
+        num = ((q * (c * v * B)) @ q.T) * np.outer(zm, zm) / n
+        den = 1.0 - ((q * (c * v**2)) @ q.T) * np.outer(zm, zm) / n
+        T = T + num * ((q * (c * A * v)) @ q.T) / den
+        omega = dz / (2j * np.pi) * (2 * np.pi / (self.K // 2))
+        return omega[:, None] * T * omega[None, :]
+
+
+@dataclass(frozen=True)
+class TypicalMetrics:
+    """Typical-case metrics of the trained chain (chapters 6, 7), one value per point
+    of a sweep: the summed test loss, ``KL(rho_N || rho)``, ``KL(rho || rho_N)``, and
+    ``error``, the largest estimated quadrature error of the three, relative."""
+
+    test_loss: np.ndarray
+    kl: np.ndarray
+    kl_reverse: np.ndarray
+    error: np.ndarray
+
+
+def predict_metrics(
+    eigenvalues,
+    N: int,
+    sched: Schedule,
+    weight_decay=0.0,
+    train_time=None,
+    sampler: str = "ddpm",
+    sigma: str = "beta",
+    regularization: str = "constant",
+) -> TypicalMetrics:
+    """Typical-case summed test loss and KL divergences of the linear model trained on
+    ``N`` samples of ``rho = N(0, Sigma)``, through the exact ``f(lambda)`` and
+    ``h(lambda)`` of the chain (chapters 6, 7).
+
+    The generated law is ``N(h(Sigma_0) mu_0, f(Sigma_0))`` and ``mu_0 ~ N(0, Sigma/N)``
+    is independent of ``Sigma_0``, so that
+
+    * ``KL(rho_N || rho) = 1/2 [Tr Sigma^-1 f(Sigma_0) + (1/N) Tr(Sigma h Sigma^-1 h) -
+      d + ln det Sigma - Tr ln f(Sigma_0)]``,
+    * ``KL(rho || rho_N) = 1/2 [Tr Sigma f^-1 + (1/N) Tr Sigma h^2 f^-1 - d + Tr ln f -
+      ln det Sigma]``,
+    * test loss ``sum_t [Tr (1 - s_t w_t)^2 + (1 + 1/N) abar_t Tr Sigma w_t^2]``,
+
+    every trace a typical-case average over ``Sigma_0`` with weights ``1``, ``lambda``
+    or
+    ``1/lambda`` in the eigenbasis of ``Sigma`` (:func:`typical_average`), and the mean
+    term of the forward divergence from the deterministic equivalent of two resolvents.
+    All are Cauchy integrals on one contour around the spectrum (:class:`_Contour`),
+    ``f``, ``h`` and ``w_t`` evaluated at complex ``lambda``: they are analytic except
+    at
+    the poles ``lambda = -(1 - abar_t + gamma_t)/abar_t``. ``weight_decay`` and
+    ``train_time`` broadcast (arrays give sweeps). Raises ``RuntimeError`` if ``f`` has
+    zeros inside the contour (then ``ln f`` is not analytic there).
+    """
+    sched = _check_schedule(sched)
+    sampler, sigma = _check_sampler(sampler, sigma)
+    lam = _array("eigenvalues", eigenvalues, ndim=1)
+    if np.any(lam <= 0):
+        raise ValueError(
+            "eigenvalues: expected a non-singular Sigma (all eigenvalues > 0)"
+        )
+    N = _integer("N", N, low=2)
+    gam = _array("weight_decay", weight_decay)
+    if np.any(gam < 0):
+        raise ValueError(f"weight_decay: expected values >= 0, got {gam.min():.3g}")
+    if regularization not in REGULARIZATIONS:
+        raise ValueError(
+            f"regularization: expected one of {REGULARIZATIONS}, got {regularization!r}"
+        )
+    taus = np.array(np.inf) if train_time is None else _array("train_time", train_time)
+    if np.any(taus <= 0):
+        raise ValueError(f"train_time: expected values > 0, got {taus.min():.3g}")
+    gam, taus = np.broadcast_arrays(gam, taus)
+    shape = gam.shape
+    gam, taus = gam.ravel(), taus.ravel()
+    a = sched.alpha_bar
+    scale = a if regularization == "step-scaled" else 1.0
+    # the poles of f, h, w_t nearest to the spectrum; an early stop removes them but
+    # makes exp(-2 tau C_t) vary on the scale 1/tau, so the contour hugs the origin
+    # within p ~ 1/tau; p is rounded down to a power of ten, so that the points of a
+    # sweep share few contours
+    p_poles = np.min(
+        (
+            sched.one_minus_alpha_bar[:, None]
+            + np.multiply.outer(scale * np.ones_like(a), gam)
+        )
+        / a[:, None],
+        axis=0,
+    )
+    p_tau = np.where(np.isinf(taus), np.inf, 0.5 / taus)
+    p_all = 10.0 ** np.floor(np.log10(np.minimum(p_poles, p_tau)))
+    spec = _spectral(lam, N)
+    d = lam.size
+    logdet = np.sum(np.log(lam))
+    contours = {}
+    out = np.empty((3, gam.size))
+    err = np.empty(gam.size)
+    for i, (g, tau, p) in enumerate(zip(gam, taus, p_all)):
+        if p not in contours:
+            con = _Contour(spec, float(p))
+            kern = [con.kernel(w) for w in (None, lam, 1.0 / lam)]
+            contours[p] = con, kern, con.pair(lam, 1.0 / lam)
+        con, (k_one, k_lam, k_inv), pair = contours[p]
+        gains, res = _gain(con.z, sched, scale * g, None if np.isinf(tau) else tau)
+        f, h = _moments(gains, res, sched, sampler, sigma)
+        phase = np.unwrap(np.angle(f))
+        if abs(phase[-1]) > 1.0 or abs(phase[0]) > 1.0:
+            raise RuntimeError("predict_metrics: f has zeros inside the contour")
+        log_f = np.log(np.abs(f)) + 1j * phase
+        rows = [
+            (np.sum(res**2, axis=0), k_one),
+            (np.sum(a[:, None] * gains**2, axis=0), k_lam),
+            (f, k_inv),
+            (log_f, k_one),
+            (1.0 / f, k_lam),
+            (h**2 / f, k_lam),
+        ]
+        parts = [np.imag(v @ k[0]) for v, k in rows]
+        halves = [np.imag(v[::2] @ k[1]) for v, k in rows]
+        fit, spread, tr_f, tr_log, tr_inv, tr_mean = d * np.array(parts)
+        h_all = con.full(h)[::2]
+        mean_fwd = float(np.real(h_all @ pair @ h_all)) / N
+        mean_half = float(np.real(h_all[::2] @ pair[::2, ::2] @ h_all[::2])) * 4 / N
+        test = fit + (1 + 1 / N) * spread
+        fwd = 0.5 * (tr_f + mean_fwd - d + logdet - tr_log)
+        rev = 0.5 * (tr_inv + tr_mean / N - d + tr_log - logdet)
+        out[:, i] = test, fwd, rev
+        errs = d * np.abs(np.array(parts) - np.array(halves))
+        errs = np.r_[errs, abs(mean_fwd - mean_half)]
+        err[i] = np.max(errs) / np.min(np.abs(out[:, i]))
+    return TypicalMetrics(*(o.reshape(shape) for o in out), err.reshape(shape))
+
+
+_SPECTRAL_CACHE: dict = {}
+
+
+def _spectral(lam: np.ndarray, N: int) -> _Spectral:
+    """The :class:`_Spectral` of ``(Sigma, N)``, kept for the last 8 populations (it
+    holds no randomness: the same input gives the same object)."""
+    key = (lam.tobytes(), lam.size, N)
+    if key not in _SPECTRAL_CACHE:
+        if len(_SPECTRAL_CACHE) >= 8:
+            _SPECTRAL_CACHE.pop(next(iter(_SPECTRAL_CACHE)))
+        _SPECTRAL_CACHE[key] = _Spectral(lam, N)
+    return _SPECTRAL_CACHE[key]
+
+
+def limiting_density(eigenvalues, N: int, x=None):
+    """``(x, density, atom)``: the large-d spectral density of ``Sigma_0`` of ``N``
+    samples of ``N(mu, Sigma)`` (mean estimated) and its atom at zero (chapter 5).
+
+    ``Sigma_0`` is the sample covariance of ``n = N - 1`` centred samples of
+    ``N(0, Sigma')``, ``Sigma' = (n/N) Sigma``. Its companion Stieltjes transform
+    ``m(z)`` solves ``z = -1/m + (1/n) sum_nu lambda'_nu / (1 + lambda'_nu m)``
+    (Silverstein and Bai), solved by Newton's method at ``z = x + i eta`` continued
+    from ``eta = 4 x_max`` down to ``eta = 1e-13 x``, where the smoothing of the density
+    is below ``1e-12`` of it except within ``1e-12`` of an edge; the density is ``(n/d)
+    Im m(x + i0)/pi`` inside the support (from the real critical points of ``x(m)``,
+    :func:`_support`) and 0 outside. ``atom = 1 - min(n, d_+)/d`` (``d_+`` positive
+    eigenvalues). ``x = None`` returns the density at the nodes of the quadrature that
+    :func:`typical_average` uses (sorted); the density and the atom integrate to one.
+    """
+    lam = _spectrum(eigenvalues)
+    N = _integer("N", N, low=2)
+    spec = _spectral(lam, N)
+    if x is None:
+        _, x, _, m, *_ = spec.level()
+        x, m = x.ravel(), m.ravel()
+        order = np.argsort(x)
+        x, m = x[order], m[order]
+    else:
+        x = _array("x", x, ndim=1)
+        m = np.zeros(x.shape, dtype=complex)
+        inside = np.zeros(x.shape, dtype=bool)
+        for a, b in spec.intervals:
+            inside |= (x > a) & (x < b)
+        if inside.any():
+            m[inside] = spec._solve(x[inside])
+    density = np.zeros(x.shape)
+    pos = m != 0
+    density[pos] = spec.density(x[pos], m[pos])
+    return x, density, spec.atom()
+
+
+def typical_average(phi, eigenvalues, N: int, weights=None, rtol: float = 1e-8):
+    """Typical-case ``(1/d) E sum_i phi(lambda_i) u_i^T A u_i`` over the eigenpairs of
+    ``Sigma_0`` of ``N`` samples of ``N(mu, Sigma)`` (chapter 5).
+
+    ``A`` is diagonal in the eigenbasis of ``Sigma`` with entries ``weights`` (default
+    ``1``: ``(1/d) E Tr phi(Sigma_0)``). Its large-d value is ``integral phi(x)
+    rho_A(x) dx + phi(0) atom_A``, with the weighted density ``rho_A(x) = (1/pi) Im
+    (1/d) Tr A (Sigma_0 - x - i0)^-1`` and ``Tr A (Sigma_0 - z)^-1 ~ -(1/z) sum_nu
+    a_nu / (1 + lambda'_nu m(z))`` (:func:`limiting_density`). The integral is Gauss-
+    Legendre on panels of the support, refined until the mass and first moment of each
+    agree between 16 and 32 nodes to ``1e-12``; at an edge in ``t`` with ``x - edge ~
+    t^2``, which makes square-root and hard (``x^-1/2``) edges smooth. ``phi`` takes the
+    array of nodes ``x`` and returns values over its last axis (a stack of functions
+    gives a stack of averages). Raises ``RuntimeError`` if the 16-node estimate of the
+    error exceeds ``rtol`` times the average of ``|phi|``.
+    """
+    lam = _spectrum(eigenvalues)
+    N = _integer("N", N, low=2)
+    if not callable(phi):
+        raise ValueError(f"phi: expected a function of x, got {_describe(phi)}")
+    if weights is not None:
+        weights = _array("weights", weights, ndim=1)
+        if weights.size != lam.size:
+            raise ValueError(
+                f"weights: expected {lam.size} values (one per eigenvalue), got "
+                f"{weights.size}"
+            )
+    rtol = _real("rtol", rtol, low=0.0, low_open=True)
+    spec = _spectral(lam, N)
+    value, error, scale = spec.average(phi, weights)
+    if np.any(error > rtol * np.maximum(scale, 1e-300)):
+        raise RuntimeError("typical_average: the quadrature did not reach rtol")
+    at_zero = np.asarray(phi(np.zeros(1)), dtype=float)[..., 0]
+    out = value + at_zero * spec.atom(weights)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 # ---------------------------------------------------------------------------
