@@ -1985,6 +1985,12 @@ def _support(v, c, n):
     maximum of ``x`` on ``(0, inf)`` for ``n < d_+`` and on ``(-inf, -1/v_min)`` for
     ``n > d_+``, and ``0`` (a hard edge) for ``n = d_+``.
     """
+    with np.errstate(divide="ignore"):
+        return _edges(v, c, n)
+
+
+def _edges(v, c, n):
+    """:func:`_support` (the divisions by ``m = 0`` at a bracket's end give inf)."""
     d_plus = c.sum()
 
     def h(m):
@@ -2318,6 +2324,46 @@ class TypicalMetrics:
     error: np.ndarray
 
 
+def _metrics_on(
+    con, kern, pair, sched, gamma, tau, N, lam, sampler="ddpm", sigma="beta"
+):
+    """``((test, kl, kl_reverse), error)`` of :func:`predict_metrics` on one contour;
+    the error is the largest change of a term between ``K`` and ``K/2`` nodes (of the
+    pair, ``K/2`` and ``K/4``), relative to the smallest of the three metrics."""
+    d, a = lam.size, sched.alpha_bar
+    k_one, k_lam, k_inv = kern
+    gains, res = _gain(con.z, sched, gamma, None if np.isinf(tau) else tau)
+    f, h = _moments(gains, res, sched, sampler, sigma)
+    phase = np.unwrap(np.angle(f))
+    if abs(phase[-1]) > 1.0 or abs(phase[0]) > 1.0:
+        raise RuntimeError("predict_metrics: f has zeros inside the contour")
+    log_f = np.log(np.abs(f)) + 1j * phase
+    rows = [
+        (np.sum(res**2, axis=0), k_one),
+        (np.sum(a[:, None] * gains**2, axis=0), k_lam),
+        (f, k_inv),
+        (log_f, k_one),
+        (1.0 / f, k_lam),
+        (h**2 / f, k_lam),
+    ]
+    parts = np.array([np.imag(v @ k[0]) for v, k in rows])
+    halves = np.array([np.imag(v[::2] @ k[1]) for v, k in rows])
+    fit, spread, tr_f, tr_log, tr_inv, tr_mean = d * parts
+    h_all = con.full(h)[::2]
+    mean_fwd = float(np.real(h_all @ pair @ h_all)) / N
+    mean_half = float(np.real(h_all[::2] @ pair[::2, ::2] @ h_all[::2])) * 4 / N
+    logdet = np.sum(np.log(lam))
+    values = np.array(
+        [
+            fit + (1 + 1 / N) * spread,
+            0.5 * (tr_f + mean_fwd - d + logdet - tr_log),
+            0.5 * (tr_inv + tr_mean / N - d + tr_log - logdet),
+        ]
+    )
+    errs = np.r_[d * np.abs(parts - halves), abs(mean_fwd - mean_half)]
+    return values, np.max(errs) / np.min(np.abs(values))
+
+
 def predict_metrics(
     eigenvalues,
     N: int,
@@ -2390,44 +2436,29 @@ def predict_metrics(
     p_tau = np.where(np.isinf(taus), np.inf, 0.5 / taus)
     p_all = 10.0 ** np.floor(np.log10(np.minimum(p_poles, p_tau)))
     spec = _spectral(lam, N)
-    d = lam.size
-    logdet = np.sum(np.log(lam))
     contours = {}
+
+    def on_contour(p, K):
+        """The contour of ``p`` with ``K`` nodes, its kernels and pair matrix."""
+        if (p, K) not in contours:
+            con = _Contour(spec, float(p), K)
+            kern = [con.kernel(w) for w in (None, lam, 1.0 / lam)]
+            contours[p, K] = con, kern, con.pair(lam, 1.0 / lam)
+        return contours[p, K]
+
     out = np.empty((3, gam.size))
     err = np.empty(gam.size)
     for i, (g, tau, p) in enumerate(zip(gam, taus, p_all)):
-        if p not in contours:
-            con = _Contour(spec, float(p))
-            kern = [con.kernel(w) for w in (None, lam, 1.0 / lam)]
-            contours[p] = con, kern, con.pair(lam, 1.0 / lam)
-        con, (k_one, k_lam, k_inv), pair = contours[p]
-        gains, res = _gain(con.z, sched, scale * g, None if np.isinf(tau) else tau)
-        f, h = _moments(gains, res, sched, sampler, sigma)
-        phase = np.unwrap(np.angle(f))
-        if abs(phase[-1]) > 1.0 or abs(phase[0]) > 1.0:
-            raise RuntimeError("predict_metrics: f has zeros inside the contour")
-        log_f = np.log(np.abs(f)) + 1j * phase
-        rows = [
-            (np.sum(res**2, axis=0), k_one),
-            (np.sum(a[:, None] * gains**2, axis=0), k_lam),
-            (f, k_inv),
-            (log_f, k_one),
-            (1.0 / f, k_lam),
-            (h**2 / f, k_lam),
-        ]
-        parts = [np.imag(v @ k[0]) for v, k in rows]
-        halves = [np.imag(v[::2] @ k[1]) for v, k in rows]
-        fit, spread, tr_f, tr_log, tr_inv, tr_mean = d * np.array(parts)
-        h_all = con.full(h)[::2]
-        mean_fwd = float(np.real(h_all @ pair @ h_all)) / N
-        mean_half = float(np.real(h_all[::2] @ pair[::2, ::2] @ h_all[::2])) * 4 / N
-        test = fit + (1 + 1 / N) * spread
-        fwd = 0.5 * (tr_f + mean_fwd - d + logdet - tr_log)
-        rev = 0.5 * (tr_inv + tr_mean / N - d + tr_log - logdet)
-        out[:, i] = test, fwd, rev
-        errs = d * np.abs(np.array(parts) - np.array(halves))
-        errs = np.r_[errs, abs(mean_fwd - mean_half)]
-        err[i] = np.max(errs) / np.min(np.abs(out[:, i]))
+        K = None
+        while True:
+            con, kern, pair = on_contour(p, K)
+            values, error = _metrics_on(
+                con, kern, pair, sched, scale * g, tau, N, lam, sampler, sigma
+            )
+            if error <= 1e-9 or con.K >= 4096:
+                break
+            K = 2 * con.K  # not converged: twice the nodes on the same ellipse
+        out[:, i], err[i] = values, error
     return TypicalMetrics(*(o.reshape(shape) for o in out), err.reshape(shape))
 
 

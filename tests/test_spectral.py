@@ -1,0 +1,107 @@
+"""The limiting spectral density of Sigma_0 and the typical-case averages built on it
+(chapter 5): closed forms, the traces of chapter 5 by a second road, the contour road
+against the density road, and the chain's typical-case metrics against the
+deterministic equivalents of chapter 6 and against simulations."""
+
+import numpy as np
+import pytest
+from conftest import SCHED, assert_close, assert_fails
+
+import lindiff_checks as lc
+import lindiff_core as ld
+
+
+def marchenko_pastur(x, d, N):
+    """The closed form for Sigma = Id: Sigma_0 is (n/N) times a white Wishart/n."""
+    n = N - 1
+    q, s = d / n, n / N
+    a, b = s * (1 - np.sqrt(q)) ** 2, s * (1 + np.sqrt(q)) ** 2
+    inside = np.clip((b - x) * (x - a), 0, None)
+    return np.sqrt(inside) / (2 * np.pi * s * q * x), max(0.0, 1 - n / d)
+
+
+@pytest.mark.parametrize("N", [126, 251, 501, 2001])  # N - 1 < d, = d, > d
+def test_marchenko_pastur_in_closed_form(N):
+    d = 250
+    x, density, atom = ld.limiting_density(np.ones(d), N)
+    exact, exact_atom = marchenko_pastur(x, d, N)
+    # quadrature nodes inside the support; at the hard edge (N - 1 = d) the density
+    # diverges like x^-1/2, so compare relative to the value at each node
+    assert np.max(np.abs(density / exact - 1)) <= 1e-9
+    assert abs(atom - exact_atom) <= 1e-15
+    grid = np.linspace(0, 5, 101)[1:]
+    _, on_grid, _ = ld.limiting_density(np.ones(d), N, grid)
+    assert_close(on_grid, marchenko_pastur(grid, d, N)[0], 1e-9, "density on a grid")
+
+
+@pytest.mark.parametrize("k", [0.0, 1.0, 2.0])
+@pytest.mark.parametrize("ratio", [0.25, 2.0])
+def test_traces_of_chapter_5_by_a_second_road(k, ratio):
+    d = 300
+    lam = ld.power_law_spectrum(d, k)
+    N = int(ratio * d)
+    c = np.array([1e-3, 0.1])
+    tc = ld.typical_case(lam, N, c)
+    mass = ld.typical_average(lambda x: np.ones_like(x), lam, N)
+    resolvent = ld.typical_average(lambda x: 1 / (x + c[:, None]), lam, N)
+    sigma_res = ld.typical_average(lambda x: 1 / (x + c[:, None]), lam, N, weights=lam)
+    logdet = ld.typical_average(lambda x: np.log(x + c[:, None]), lam, N)
+    assert abs(mass - 1) <= 1e-10
+    assert_close(d * resolvent, tc.tr_resolvent, 1e-9, "Tr (Sigma_0 + c)^-1")
+    assert_close(d * sigma_res, tc.tr_sigma_resolvent, 1e-9, "Tr Sigma (Sigma_0 + c)^-1")
+    assert_close(d * logdet, tc.logdet, 1e-9, "ln det (Sigma_0 + c)")
+    # a wrong answer: the density of N samples with a known mean (n = N, not N - 1)
+    wrong = ld.typical_average(lambda x: 1 / (x + c[:, None]), lam, N + 1)
+    assert_fails(lc.close(d * wrong, tc.tr_resolvent, 1e-6))
+
+
+def test_contour_road_against_the_density_road():
+    d, N = 300, 120
+    lam = ld.power_law_spectrum(d, 1.0)
+    spec = ld._spectral(lam, N)
+    con = ld._Contour(spec, 1e-3)
+    for weights in [None, lam, 1 / lam]:
+        for c in [2e-3, 0.5]:
+            by_density = ld.typical_average(lambda x: 1 / (x + c), lam, N, weights)
+            by_contour, error = con.average(1 / (con.z + c), weights)
+            assert abs(by_contour - by_density) <= 1e-9 * abs(by_density)
+            assert error <= 1e-6 * abs(by_density)
+
+
+@pytest.mark.parametrize("regularization", ["constant", "step-scaled"])
+def test_predicted_test_loss_by_two_roads(regularization):
+    """The summed test loss of predict_metrics (Cauchy integrals of the chain's gains)
+    is predict_losses (the Silverstein ridge kappa), term by term the same
+    deterministic equivalent."""
+    d, N = 200, 50
+    lam = ld.power_law_spectrum(d, 1.0)
+    gammas = np.array([1e-4, 1e-2, 1.0])
+    pm = ld.predict_metrics(lam, N, SCHED, gammas, regularization=regularization)
+    ref = [ld.predict_losses(lam, N, SCHED, g, regularization)[1].sum() for g in gammas]
+    assert_close(pm.test_loss, np.array(ref), 1e-8, "summed test loss")
+    assert np.all(pm.error < 1e-6)
+
+
+def test_predicted_metrics_meet_exact_values_of_simulated_training_sets():
+    """d = 128, 12 training sets: the mean of the exact metrics matches the typical
+    case within Student's t (false-alarm 1e-4 over the 9 comparisons) plus 4/d."""
+    d, N, n_sets = 128, 64, 12
+    lam = ld.power_law_spectrum(d, 1.0)
+    rho = ld.Gaussian.from_eigen(np.zeros(d), lam)
+    rng = np.random.default_rng(11)
+    sets = [ld.Gaussian.from_samples(rho.sample(N, rng)) for _ in range(n_sets)]
+    cases = [{"weight_decay": 3.0}, {"weight_decay": 0.03}, {"train_time": 30.0}]
+    rows = []
+    for kw in cases:
+        th = ld.predict_metrics(lam, N, SCHED, **kw)
+        sim = []
+        for emp in sets:
+            m = ld.exact_metrics(ld.fit_linear_denoiser(emp, SCHED, **kw), SCHED, rho, emp)
+            sim.append([m.test_loss.sum(), m.kl, m.kl_reverse])
+        rows.append((np.array(sim), np.array([th.test_loss, th.kl, th.kl_reverse])))
+    from scipy import stats
+
+    q = stats.t.isf(1e-4 / (2 * 9), n_sets - 1)
+    for sim, th in rows:
+        mean, se = sim.mean(axis=0), sim.std(axis=0, ddof=1) / np.sqrt(n_sets)
+        assert np.all(np.abs(mean - th) <= q * se + 4 / d * np.abs(th)), (mean, th)
