@@ -67,6 +67,7 @@ __all__ = [
     "predict_missing_variance",
     "predict_kl",
     "limiting_density",
+    "limiting_cdf",
     "typical_average",
     "TypicalMetrics",
     "predict_metrics",
@@ -1993,8 +1994,18 @@ def _edges(v, c, n):
     """:func:`_support` (the divisions by ``m = 0`` at a bracket's end give inf)."""
     d_plus = c.sum()
 
-    def h(m):
-        return _x_of_m(np.asarray(m, dtype=float), v, c, n)[1]
+    cv = c / n
+
+    def h(m):  # m^2 x'(m) alone, in blocks of rows (the sampling is large)
+        m = np.asarray(m, dtype=float)
+        flat, out = m.ravel(), np.empty(m.size)
+        step = max(1, 2**20 // v.size)
+        for s in range(0, flat.size, step):
+            vm = np.multiply.outer(flat[s : s + step], v)
+            vm /= 1.0 + vm
+            vm *= vm
+            out[s : s + step] = 1.0 - vm @ cv
+        return out.reshape(m.shape)
 
     def x(m):
         return float(_x_of_m(np.asarray(m, dtype=float), v, c, n)[0])
@@ -2111,11 +2122,16 @@ class _Spectral:
         nodes by more than ``tol`` (of the total mass and first moment); returns the
         panels and their 32-node rule with ``m``."""
         done = []
+        t16 = 0.5 * (1 + np.polynomial.legendre.leggauss(16)[0])
+        t32 = 0.5 * (1 + np.polynomial.legendre.leggauss(32)[0])
+        guess16 = None
         for _ in range(max_rounds):
             x16, w16 = self._nodes(panels, 16)
             x32, w32 = self._nodes(panels, 32)
-            m16 = self._solve(x16.ravel()).reshape(x16.shape)
-            m32 = self._solve(x32.ravel()).reshape(x32.shape)
+            g = None if guess16 is None else guess16.ravel()
+            m16 = self._solve(x16.ravel(), g).reshape(x16.shape)
+            guess32 = self._interpolate(t16, m16, np.broadcast_to(t32, x32.shape))
+            m32 = self._solve(x32.ravel(), guess32.ravel()).reshape(x32.shape)
             r16 = w16 * self.density(x16, m16)
             r32 = w32 * self.density(x32, m32)
             diff = np.maximum(
@@ -2145,6 +2161,12 @@ class _Spectral:
             left = np.c_[p[:, 0], mid, p[:, 2], np.zeros_like(mid)]
             right = np.c_[mid, p[:, 1], np.zeros_like(mid), p[:, 3]]
             panels = np.r_[left, right]
+            # the children's first guesses: the parent's 32-node solution, interpolated
+            parent = np.r_[p, p]
+            xs = self._nodes(panels, 16)[0]
+            guess16 = self._interpolate(
+                t32, np.r_[m32[bad], m32[bad]], self._local(parent, xs)
+            )
         else:
             raise RuntimeError("limiting_density: the quadrature did not converge")
         return [np.concatenate(z) for z in zip(*done)]
@@ -2155,19 +2177,63 @@ class _Spectral:
             self._levels = self._refine(self.panels())
         return self._levels
 
-    def _solve(self, x):
-        """``m(x + i0)`` by continuation in ``eta``: from ``eta = 4 x_max``, where
-        ``-1/z`` is a good guess, down to ``eta = 1e-13 x`` in steps of a factor 8
-        (eight Newton steps each at most), then
-        Newton's method to convergence."""
-        top = self.top
+    def _solve(self, x, guess=None):
+        """``m(x + i0)``. From ``guess`` (interpolated from solved neighbours):
+        Newton's method at ``eta = 1e-13 x`` directly, kept in the upper half plane,
+        where the root is unique, so that a converged iterate is the root. Otherwise,
+        and where that does not converge: continuation in ``eta`` from ``eta = 4
+        x_max``, where ``-1/z`` is a good guess, down to ``eta = 1e-13 x`` in steps of a
+        factor 8 (eight Newton steps each at most), then Newton's method to
+        convergence."""
         floor = 1e-13 * x
-        eta = 4.0 * (top + x)
-        m = -1.0 / (x + 1j * eta)
-        while np.any(eta > floor):
-            eta = np.maximum(eta / 8.0, floor)
-            m = _companion(x + 1j * eta, m, self.v, self.c, self.n, True, 8, False)
-        return _companion(x + 1j * floor, m, self.v, self.c, self.n, upper=True)
+        v, c, n = self.v, self.c, self.n
+        m = np.empty(x.shape, dtype=complex)
+        todo = np.ones(x.shape, dtype=bool)
+        if guess is not None:
+            z = x + 1j * floor
+            m = _companion(z, guess, v, c, n, True, 40, False)
+            r = 1.0 + np.multiply.outer(m, v)
+            F = z + 1.0 / m - (c * v / r).sum(axis=-1) / n
+            size = np.abs(z) + np.abs(1.0 / m) + (c * v / np.abs(r)).sum(axis=-1) / n
+            todo = ~(np.abs(F) <= 1e-13 * size) | ~np.isfinite(m)
+            if not todo.any():
+                return m
+        xs, fl = x[todo], floor[todo]
+        eta = 4.0 * (self.top + xs)
+        mt = -1.0 / (xs + 1j * eta)
+        while np.any(eta > fl):
+            eta = np.maximum(eta / 8.0, fl)
+            mt = _companion(xs + 1j * eta, mt, v, c, n, True, 8, False)
+        m[todo] = _companion(xs + 1j * fl, mt, v, c, n, upper=True)
+        return m
+
+    @staticmethod
+    def _local(panels, x):
+        """The panel variable ``t`` in ``(0, 1)`` of the points ``x`` (a row per
+        panel)."""
+        u, w = panels[:, :1], panels[:, 1:2]
+        at_u, at_w = panels[:, 2:3] > 0, panels[:, 3:4] > 0
+        with np.errstate(invalid="ignore"):
+            return np.where(
+                at_u,
+                np.sqrt(np.clip((x - u) / (w - u), 0, None)),
+                np.where(
+                    at_w,
+                    np.sqrt(np.clip((w - x) / (w - u), 0, None)),
+                    (x - u) / (w - u),
+                ),
+            )
+
+    @staticmethod
+    def _interpolate(t_from, values, t_to):
+        """Barycentric interpolation, row by row, from the Gauss nodes ``t_from``."""
+        diff = t_from[:, None] - t_from[None, :]
+        np.fill_diagonal(diff, 1.0)
+        bw = 1.0 / np.prod(diff, axis=1)
+        d = t_to[..., None] - t_from
+        d = np.where(d == 0, 1e-300, d)
+        q = bw / d
+        return np.sum(q * values[:, None, :], axis=-1) / np.sum(q, axis=-1)
 
     def weights(self, a):
         """Per distinct positive eigenvalue, the summed weights ``a_nu`` (``a = None``:
@@ -2202,6 +2268,27 @@ class _Spectral:
             )
         )
         return (np.sum(A * k0 / (self.v + k0)) + A0) / self.d
+
+    def cdf(self, points):
+        """The mass of the continuous part in ``(0, x]`` for each ``x`` of ``points``:
+        the masses of the panels below ``x`` plus the part of the panel holding ``x``,
+        by 32 Gauss nodes on the cut panel."""
+        panels, x, wt, m, *_ = self.level()
+        mass = np.sum(wt * self.density(x, m), axis=1)
+        out = np.array([mass[panels[:, 1] <= p].sum() for p in points])
+        cut = [
+            (i, np.flatnonzero((panels[:, 0] < p) & (panels[:, 1] > p)))
+            for i, p in enumerate(points)
+        ]
+        cut = [(i, j[0]) for i, j in cut if j.size]
+        if cut:
+            rows = np.array([panels[j] for _, j in cut])
+            rows[:, 1] = [points[i] for i, _ in cut]
+            rows[:, 3] = 0.0
+            xs, ws = self._nodes(rows, 32)
+            ms = self._solve(xs.ravel()).reshape(xs.shape)
+            out[[i for i, _ in cut]] += np.sum(ws * self.density(xs, ms), axis=1)
+        return out
 
     def average(self, phi, a=None):
         """``(integral, error, scale)`` of ``phi(x) rho_a(x)`` over the support on the
@@ -2511,6 +2598,17 @@ def limiting_density(eigenvalues, N: int, x=None):
     pos = m != 0
     density[pos] = spec.density(x[pos], m[pos])
     return x, density, spec.atom()
+
+
+def limiting_cdf(eigenvalues, N: int, x) -> np.ndarray:
+    """The large-d fraction of the eigenvalues of ``Sigma_0`` at or below each ``x``
+    (the atom at zero included), from :func:`limiting_density` integrated by the same
+    quadrature (chapter 5)."""
+    lam = _spectrum(eigenvalues)
+    N = _integer("N", N, low=2)
+    x = _array("x", x, ndim=1)
+    spec = _spectral(lam, N)
+    return np.where(x >= 0, spec.atom(), 0.0) + np.where(x > 0, spec.cdf(x), 0.0)
 
 
 def typical_average(phi, eigenvalues, N: int, weights=None, rtol: float = 1e-8):
