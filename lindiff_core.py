@@ -2324,6 +2324,7 @@ class _Contour:
         if K is None:  # 20 nodes per unit length of the ellipse's axis, 64 to 512
             K = int(np.clip(2 ** np.ceil(np.log2(20 * (hi - lo))), 64, 512))
         self.spec, self.p, self.K = spec, p, K
+        self.pair_step = max(2, K // 256)  # the pair matrix on at most 256 nodes
         theta = 2 * np.pi * np.arange(K // 2 + 1) / K
         w = 0.5 * (lo + hi) + 0.5 * (hi - lo) * np.cos(theta) + 1.2j * np.sin(theta)
         dw = -0.5 * (hi - lo) * np.sin(theta) + 1.2j * np.cos(theta)
@@ -2386,8 +2387,9 @@ class _Contour:
         B, _ = spec.weights(b)
         # per distinct eigenvalue: the mean weight (a and b are functions of lambda)
         A, B = A / spec.c, B / spec.c
-        z, m = self.full(self.z)[::2], self.full(self.m)[::2]
-        dz = self.full(self.dz, derivative=True)[::2]
+        step = self.pair_step
+        z, m = self.full(self.z)[::step], self.full(self.m)[::step]
+        dz = self.full(self.dz, derivative=True)[::step]
         q = -1.0 / (z[:, None] * (1.0 + np.multiply.outer(m, spec.v)))
         zm = z * m
         v, c, n = spec.v, spec.c, spec.n
@@ -2395,7 +2397,7 @@ class _Contour:
         num = ((q * (c * v * B)) @ q.T) * np.outer(zm, zm) / n
         den = 1.0 - ((q * (c * v**2)) @ q.T) * np.outer(zm, zm) / n
         T = T + num * ((q * (c * A * v)) @ q.T) / den
-        omega = dz / (2j * np.pi) * (2 * np.pi / (self.K // 2))
+        omega = dz / (2j * np.pi) * (2 * np.pi / (self.K // step))
         return omega[:, None] * T * omega[None, :]
 
 
@@ -2414,9 +2416,10 @@ class TypicalMetrics:
 def _metrics_on(
     con, kern, pair, sched, gamma, tau, N, lam, sampler="ddpm", sigma="beta"
 ):
-    """``((test, kl, kl_reverse), error)`` of :func:`predict_metrics` on one contour;
-    the error is the largest change of a term between ``K`` and ``K/2`` nodes (of the
-    pair, ``K/2`` and ``K/4``), relative to the smallest of the three metrics."""
+    """``((test, kl, kl_reverse), error, pair_error)`` of :func:`predict_metrics` on
+    one contour; the errors are the largest change of a trace between ``K`` and ``K/2``
+    nodes, and of the mean term between the pair matrix's nodes and half of them,
+    relative to the smallest of the three metrics."""
     d, a = lam.size, sched.alpha_bar
     k_one, k_lam, k_inv = kern
     gains, res = _gain(con.z, sched, gamma, None if np.isinf(tau) else tau)
@@ -2436,7 +2439,7 @@ def _metrics_on(
     parts = np.array([np.imag(v @ k[0]) for v, k in rows])
     halves = np.array([np.imag(v[::2] @ k[1]) for v, k in rows])
     fit, spread, tr_f, tr_log, tr_inv, tr_mean = d * parts
-    h_all = con.full(h)[::2]
+    h_all = con.full(h)[:: con.pair_step]
     mean_fwd = float(np.real(h_all @ pair @ h_all)) / N
     mean_half = float(np.real(h_all[::2] @ pair[::2, ::2] @ h_all[::2])) * 4 / N
     logdet = np.sum(np.log(lam))
@@ -2447,8 +2450,12 @@ def _metrics_on(
             0.5 * (tr_inv + tr_mean / N - d + tr_log - logdet),
         ]
     )
-    errs = np.r_[d * np.abs(parts - halves), abs(mean_fwd - mean_half)]
-    return values, np.max(errs) / np.min(np.abs(values))
+    size = np.min(np.abs(values))
+    return (
+        values,
+        d * np.max(np.abs(parts - halves)) / size,
+        abs(mean_fwd - mean_half) / size,
+    )
 
 
 def predict_metrics(
@@ -2535,17 +2542,17 @@ def predict_metrics(
 
     out = np.empty((3, gam.size))
     err = np.empty(gam.size)
+    nodes = {}  # per contour, the number of nodes the last point needed
     for i, (g, tau, p) in enumerate(zip(gam, taus, p_all)):
-        K = None
         while True:
-            con, kern, pair = on_contour(p, K)
-            values, error = _metrics_on(
+            con, kern, pair = on_contour(p, nodes.get(p))
+            values, error, pair_error = _metrics_on(
                 con, kern, pair, sched, scale * g, tau, N, lam, sampler, sigma
             )
-            if error <= 1e-9 or con.K >= 4096:
+            if error <= 1e-8 or con.K >= 4096:
                 break
-            K = 2 * con.K  # not converged: twice the nodes on the same ellipse
-        out[:, i], err[i] = values, error
+            nodes[p] = 2 * con.K  # not converged: twice the nodes on the same ellipse
+        out[:, i], err[i] = values, max(error, pair_error)
     return TypicalMetrics(*(o.reshape(shape) for o in out), err.reshape(shape))
 
 

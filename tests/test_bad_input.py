@@ -100,6 +100,7 @@ BAD_INPUTS = [
     ("eigenvalues", lambda: ld.limiting_density([-1.0, 1.0], 10)),
     ("N", lambda: ld.limiting_density([1.0, 2.0], 1)),
     ("x", lambda: ld.limiting_density([1.0, 2.0], 10, x=[np.nan])),
+    ("x", lambda: ld.limiting_cdf([1.0, 2.0], 10, x="all")),
     ("phi", lambda: ld.typical_average(2.0, [1.0, 2.0], 10)),
     ("weights", lambda: ld.typical_average(np.exp, [1.0, 2.0], 10, weights=[1.0])),
     ("rtol", lambda: ld.typical_average(np.exp, [1.0, 2.0], 10, rtol=0.0)),

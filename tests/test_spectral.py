@@ -48,7 +48,9 @@ def test_traces_of_chapter_5_by_a_second_road(k, ratio):
     logdet = ld.typical_average(lambda x: np.log(x + c[:, None]), lam, N)
     assert abs(mass - 1) <= 1e-10
     assert_close(d * resolvent, tc.tr_resolvent, 1e-9, "Tr (Sigma_0 + c)^-1")
-    assert_close(d * sigma_res, tc.tr_sigma_resolvent, 1e-9, "Tr Sigma (Sigma_0 + c)^-1")
+    assert_close(
+        d * sigma_res, tc.tr_sigma_resolvent, 1e-9, "Tr Sigma (Sigma_0 + c)^-1"
+    )
     assert_close(d * logdet, tc.logdet, 1e-9, "ln det (Sigma_0 + c)")
     # a wrong answer: the density of N samples with a known mean (n = N, not N - 1)
     wrong = ld.typical_average(lambda x: 1 / (x + c[:, None]), lam, N + 1)
@@ -96,7 +98,9 @@ def test_predicted_metrics_meet_exact_values_of_simulated_training_sets():
         th = ld.predict_metrics(lam, N, SCHED, **kw)
         sim = []
         for emp in sets:
-            m = ld.exact_metrics(ld.fit_linear_denoiser(emp, SCHED, **kw), SCHED, rho, emp)
+            m = ld.exact_metrics(
+                ld.fit_linear_denoiser(emp, SCHED, **kw), SCHED, rho, emp
+            )
             sim.append([m.test_loss.sum(), m.kl, m.kl_reverse])
         rows.append((np.array(sim), np.array([th.test_loss, th.kl, th.kl_reverse])))
     from scipy import stats
@@ -105,3 +109,41 @@ def test_predicted_metrics_meet_exact_values_of_simulated_training_sets():
     for sim, th in rows:
         mean, se = sim.mean(axis=0), sim.std(axis=0, ddof=1) / np.sqrt(n_sets)
         assert np.all(np.abs(mean - th) <= q * se + 4 / d * np.abs(th)), (mean, th)
+    # a wrong answer: the early-stopped flow at half the rate
+    sim, _ = rows[2]
+    mean, se = sim.mean(axis=0), sim.std(axis=0, ddof=1) / np.sqrt(n_sets)
+    half = ld.predict_metrics(lam, N, SCHED, train_time=15.0)
+    half = np.array([half.test_loss, half.kl, half.kl_reverse])
+    assert np.any(np.abs(mean - half) > q * se + 4 / d * np.abs(half))
+
+
+@pytest.mark.parametrize("k", [0.0, 2.0])
+def test_limiting_cdf_is_a_distribution(k):
+    d, N = 200, 80
+    lam = ld.power_law_spectrum(d, k)
+    x, density, atom = ld.limiting_density(lam, N)
+    edges = np.geomspace(x.min() / 2, x.max() * 2, 9)
+    F = ld.limiting_cdf(lam, N, np.r_[-1.0, 0.0, edges])
+    assert F[0] == 0 and F[1] == atom and abs(F[-1] - 1) <= 1e-10
+    assert np.all(np.diff(F) >= -1e-15)
+
+
+def test_limiting_cdf_of_marchenko_pastur():
+    from scipy.integrate import quad
+
+    d, N = 200, 80
+    points = np.linspace(0.5, 6.0, 12)
+    F = ld.limiting_cdf(np.ones(d), N, points)
+    exact = [
+        quad(
+            lambda x: marchenko_pastur(np.array([x]), d, N)[0][0],
+            0,
+            p,
+            limit=200,
+            epsabs=1e-13,
+            epsrel=1e-12,
+        )[0]
+        + marchenko_pastur(np.array([1.0]), d, N)[1]
+        for p in points
+    ]
+    assert_close(F, np.array(exact), 1e-9, "cdf")
