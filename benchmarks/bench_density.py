@@ -5,9 +5,9 @@ For each case: the density itself (support, quadrature panels, the Silverstein
 equation at every node; ``limiting_density``), then 200-point sweeps of the typical-case
 test loss and KL divergences of the chain (``predict_metrics``: weight decays from 1e-5
 to 10, training times from 0.1 to 1e7), each from a cold start (the contours are built
-inside the call). The ratio printed is a sweep's time over the time of the exact metrics
-of one simulated training set at the same d (``exact_metrics`` of one fit), the cost of a
-single marker of the book's figures.
+inside the call). The ratio printed is a sweep's time over the time of the exact
+metrics of one simulated training set at the same d (``exact_metrics`` of one fit), the
+cost of a single marker of the book's figures.
 
 ``--tiny`` runs the same code at d = 64 with 20-point sweeps (a smoke test).
 """
