@@ -706,19 +706,24 @@ def _gain(lam, sched: Schedule, gamma: float, tau: float | None):
     ``E = exp(-2 tau C)`` (0 for ``tau = None``): ``w = sqrt(1 - abar_t) (1 - E) / C``
     and the residual ``1 - sqrt(1 - abar_t) w = (abar_t lam + gamma + (1 - abar_t) E) /
     C``, a sum of non-negative terms (no cancellation); ``1 - E`` is ``-expm1(-2 tau
-    C)``.
+    C)`` where ``|2 tau C| < 1/2`` (elsewhere ``1 - E`` does not cancel).
     """
     shape = (-1,) + (1,) * np.ndim(lam)
     a = sched.alpha_bar.reshape(shape)
     one_minus = sched.one_minus_alpha_bar.reshape(shape)
     if np.ndim(gamma):  # one weight decay per step
         gamma = np.reshape(gamma, shape)
-    C = a * lam + (one_minus + gamma)
+    signal = a * lam + gamma
+    C = signal + one_minus
+    inv = 1.0 / C
     if tau is None:
-        return np.sqrt(one_minus) / C, (a * lam + gamma) / C
+        return np.sqrt(one_minus) * inv, signal * inv
     x = -2.0 * tau * C
-    gain = np.sqrt(one_minus) * -np.expm1(x) / C  # 1 - E, accurate for small tau C
-    return gain, (a * lam + gamma + one_minus * np.exp(x)) / C
+    E = np.exp(x)
+    done = 1.0 - E
+    small = np.abs(x) < 0.5  # there 1 - E cancels: -expm1(x) instead
+    done[small] = -np.expm1(x[small])
+    return np.sqrt(one_minus) * done * inv, (signal + one_minus * E) * inv
 
 
 def denoiser_gain(
@@ -1004,9 +1009,9 @@ def _moments(
     """
     keep, mix = _chain_steps(sched, sampler)
     if sampler == "ddpm":
-        inner = (sched.one_minus_alpha_bar_prev * (1.0 - sched.beta))[:, None]
-        inner = inner + sched.beta[:, None] * residuals
-        g = (keep / sched.one_minus_alpha_bar)[:, None] * inner
+        k = keep / sched.one_minus_alpha_bar
+        g = (k * sched.one_minus_alpha_bar_prev * (1.0 - sched.beta))[:, None]
+        g = g + (k * sched.beta)[:, None] * residuals
     else:
         g = (
             keep[:, None] * residuals
