@@ -1,7 +1,8 @@
 # The whole workflow of the book. Two commands on a fresh machine:
 #   make book   set up, execute every chapter, build the HTML book
 #   make test   set up, then run every check (core tests, nbval, strict build, browser)
-# Other targets: setup, outputs (re-execute chapters in place), figures, bench, margins, clean.
+# Other targets: setup, pdf, outputs (re-execute chapters in place), figures, bench, margins,
+# clean.
 
 PYTHON  ?= python3
 VENV    := .venv
@@ -13,7 +14,7 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NOTEBOOKS := intro.ipynb $(CHAPTERS)
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
-.PHONY: help setup book build test lint test-core test-notebooks test-browser outputs figures bench margins freeze clean
+.PHONY: help setup book build pdf test lint test-core test-notebooks test-browser outputs figures bench margins freeze clean
 
 # One BLAS thread per process everywhere: the tests and nbval run two processes on two cores,
 # and the outputs are regenerated under the same conditions nbval checks them in.
@@ -26,6 +27,7 @@ help:
 	@echo "make figures write every figure of the book to figures/"
 	@echo "make outputs re-execute the chapters in place (review the diff, then commit)"
 	@echo "make bench   run the benchmark scripts (they print measured ratios)"
+	@echo "make pdf     build the book, then print it to one PDF (_build/book.pdf)"
 	@echo "make margins measure every rounding check's margin under several BLAS kernels"
 
 setup: $(PY_OK) $(WEB_OK)
@@ -53,6 +55,10 @@ book: setup
 	$(ONE_THREAD) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/$(BOOK)"
+
+# One PDF of the whole book, printed by the Chromium the browser check drives.
+pdf: book
+	$(BIN)/python scripts/pdf.py --html _build/html --out _build/book.pdf
 
 # The steps run one after the other even under `make -j` (the strict build removes _build,
 # which the browser check reads); each step may use both cores itself.

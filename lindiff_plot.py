@@ -1,4 +1,4 @@
-"""Figure style and widget helpers shared by the chapters of the book.
+"""Figure style and explorer helpers shared by the chapters of the book.
 
 Kept apart from :mod:`lindiff_core`, whose functions never plot. Every chapter
 calls :func:`use_style` once; colours come from :data:`COLORS` (Okabe & Ito's
@@ -12,7 +12,15 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 
-__all__ = ["COLORS", "METRICS", "use_style", "simulation", "spectrum", "losses"]
+__all__ = [
+    "COLORS",
+    "METRICS",
+    "use_style",
+    "simulation",
+    "spectrum",
+    "losses",
+    "Explorer",
+]
 
 #: Okabe & Ito (2008) palette, safe for the common forms of colour blindness.
 COLORS = [
@@ -128,3 +136,120 @@ def losses(ax, t, test, train, best, title=None, ylabel="$L_t$"):
     ax.loglog(t, best, "--", color="0.5", label="best")
     ax.set(xlabel="step $t$", ylabel=ylabel, title=title)
     ax.legend()
+
+
+class Explorer:
+    """A figure for every combination of a few control values, switched in the page by
+    sliders and menus: an explorer that responds without a kernel.
+
+    ``draw(**values)`` draws one figure and ends with ``plt.show()``, as an explorer
+    cell's function does; here ``plt.show`` is replaced while drawing, so that each
+    figure is kept as a PNG (96 dpi) instead of being shown. ``controls`` maps each
+    argument to ``(label, values)``: numbers give a slider, strings a menu. A
+    combination that draws nothing shows what it printed. The HTML (text/html) holds the
+    images as data URIs and a small script, and works in a static page and in Jupyter
+    alike; ``weight`` is its size in bytes.
+    """
+
+    def __init__(self, draw, controls: dict, title: str = "explorer", dpi: int = 96):
+        import contextlib
+        import io
+        import itertools
+
+        import matplotlib.pyplot as plt
+
+        self.title, self.controls = title, controls
+        names = list(controls)
+        self.frames, self.messages = [], []
+        shown = []
+
+        def capture(*args, **kwargs):
+            fig = plt.gcf()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=dpi)
+            plt.close(fig)
+            shown.append(buffer.getvalue())
+
+        real_show = plt.show
+        plt.show = capture
+        try:
+            for combo in itertools.product(*(controls[n][1] for n in names)):
+                shown.clear()
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out):
+                    draw(**dict(zip(names, combo)))
+                self.frames.append(shown[-1] if shown else None)
+                self.messages.append(out.getvalue().strip())
+        finally:
+            plt.show = real_show
+
+    def _repr_html_(self) -> str:
+        import base64
+        import hashlib
+        import html
+        import json
+
+        uid = "explorer-" + hashlib.sha1(self.title.encode()).hexdigest()[:10]
+        frames = [
+            "data:image/png;base64," + base64.b64encode(f).decode() if f else ""
+            for f in self.frames
+        ]
+        rows, values = [], []
+        for name, (label, options) in self.controls.items():
+            shown = [v if isinstance(v, str) else f"{v:g}" for v in options]
+            values.append(shown)
+            first = html.escape(shown[0])
+            if all(isinstance(v, str) for v in options):
+                items = "".join(
+                    f'<option value="{i}">{html.escape(v)}</option>'
+                    for i, v in enumerate(shown)
+                )
+                field = f'<select data-control="{name}">{items}</select>'
+            else:
+                field = (
+                    f'<input type="range" data-control="{name}" min="0" '
+                    f'max="{len(options) - 1}" step="1" value="0">'
+                    f"<output>{first}</output>"
+                )
+            rows.append(f"<label>{html.escape(label)} {field}</label>")
+        alt = html.escape(f"{self.title}: the figure for the values chosen above")
+        script = (
+            "(function () {"
+            f"const root = document.getElementById('{uid}');"
+            f"const frames = {json.dumps(frames)};"
+            f"const notes = {json.dumps(self.messages)};"
+            f"const values = {json.dumps(values)};"
+            "const fields = Array.from(root.querySelectorAll('[data-control]'));"
+            "const img = root.querySelector('img');"
+            "const note = root.querySelector('.lp-note');"
+            "function update() {"
+            "  let index = 0;"
+            "  fields.forEach((f, k) => {"
+            "    const i = Number(f.value);"
+            "    index = index * values[k].length + i;"
+            "    const out = f.parentElement.querySelector('output');"
+            "    if (out) out.textContent = values[k][i];"
+            "  });"
+            "  img.style.display = frames[index] ? '' : 'none';"
+            "  if (frames[index]) img.src = frames[index];"
+            "  note.textContent = frames[index] ? '' : notes[index];"
+            "}"
+            "fields.forEach(f => f.addEventListener('input', update));"
+            "fields.forEach(f => f.addEventListener('change', update));"
+            "update();"
+            "})();"
+        )
+        return (
+            f'<div class="lp-explorer" id="{uid}">'
+            f'<div class="lp-controls">{"".join(rows)}</div>'
+            f'<img class="lp-frame" alt="{alt}" src="{frames[0]}">'
+            f'<div class="lp-note"></div></div><script>{script}</script>'
+        )
+
+    def __repr__(self) -> str:
+        return f"Explorer({self.title!r}, {len(self.frames)} figures)"
+
+    @property
+    def weight(self) -> int:
+        """The size of the explorer's HTML in bytes."""
+        return len(self._repr_html_().encode())

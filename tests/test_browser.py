@@ -5,7 +5,9 @@ opens it) and from a local HTTP server, with every request that leaves the
 machine blocked. A page passes when no request fails, nothing is requested from
 the network, the console shows no error, MathJax has typeset every equation
 (no raw TeX left, no MathJax error), every image has loaded and every widget
-has rendered; at 390 px the page must be no wider than the screen. Screenshots at
+has rendered; at 390 px the page must be no wider than the screen. Every control of
+every explorer must change its figure, and the whole book must print to one PDF
+(``scripts/pdf.py``) with every equation and figure. Screenshots at
 1280 px and 390 px land in ``_build/screenshots`` (``file/``, ``http/``, each with
 ``390/``) for review.
 
@@ -231,6 +233,60 @@ def test_page(browser, server, page, how):
         assert r["rendered"] > 0, f"{rel}: {r['widgets']} widget views, none rendered"
 
 
+# Every control of every explorer (lindiff_plot.Explorer) is moved to another value; the
+# figure (or the note shown instead of it) must change, without a kernel.
+_EXPLORE = """() => {
+  const report = [];
+  document.querySelectorAll('.lp-explorer').forEach((root, n) => {
+    const img = root.querySelector('img');
+    const note = root.querySelector('.lp-note');
+    const state = () => img.src + '|' + note.textContent;
+    root.querySelectorAll('[data-control]').forEach(field => {
+      const before = state();
+      const size = field.tagName === 'SELECT'
+        ? field.options.length : Number(field.max) + 1;
+      field.value = String((Number(field.value) + 1) % size);
+      field.dispatchEvent(new Event('input'));
+      field.dispatchEvent(new Event('change'));
+      report.push({explorer: n, control: field.dataset.control, size,
+                   changed: state() !== before});
+    });
+  });
+  return report;
+}"""
+
+
+EXPLORER_PAGES = [
+    p for p in PAGES if "lp-explorer" in p.read_text(encoding="utf-8", errors="ignore")
+]
+
+
+@pytest.mark.parametrize(
+    "page",
+    EXPLORER_PAGES,
+    ids=[str(p.relative_to(HTML)) for p in EXPLORER_PAGES] or None,
+)
+def test_explorers_respond_without_a_kernel(browser, page):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.goto(page.as_uri(), wait_until="load")
+    report = tab.evaluate(_EXPLORE)
+    context.close()
+    assert report, f"{page.name}: an explorer without controls"
+    still = [r for r in report if r["size"] > 1 and not r["changed"]]
+    assert still == [], f"{page.name}: controls that change nothing: {still}"
+
+
+def test_every_chapter_has_an_explorer_and_no_widget_manager():
+    """The explorers are static; no page loads the ipywidgets manager any more."""
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8", errors="ignore")
+        assert "embed-amd" not in text and "widget-view+json" not in text, page.name
+    built = {p.name for p in EXPLORER_PAGES}
+    for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
+        assert f"{nb.stem}.html" in built, f"{nb.name}: no explorer in the page"
+
+
 def test_every_chapter_is_built():
     toc = (ROOT / "_toc.yml").read_text()
     for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
@@ -282,3 +338,35 @@ def test_navigation_opens_at_every_width(browser, width):
         after = page.evaluate(_NAVIGATION)
         assert after["links"] >= entries, f"{width} px: the menu opened no contents"
     context.close()
+
+
+def test_the_whole_book_prints_to_one_pdf(tmp_path):
+    """``make pdf``: every page in one PDF, with as many typeset equations and loaded
+    figures as the pages (the script checks both and fails otherwise), one A4 page or
+    more per page of the book."""
+    import re
+    import subprocess
+    import sys
+
+    if _chromium() is None:
+        pytest.skip("no Chromium found")
+    out = tmp_path / "book.pdf"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "pdf.py"),
+            "--html",
+            str(HTML),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF")
+    printed = int(run.stdout.split()[0])
+    assert printed == (ROOT / "_toc.yml").read_text().count("- file:") + 1  # and root
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= printed

@@ -33,7 +33,7 @@ def _tags(cell):
 
 
 def _is_explorer(cell):
-    return "widgets.interact" in _src(cell)
+    return "lp.Explorer(" in _src(cell)
 
 
 def _has_image(cell):

@@ -1,0 +1,48 @@
+"""The static explorer of the chapters (lindiff_plot.Explorer)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+import lindiff_plot as lp  # noqa: E402
+
+
+def draw(a=1.0, kind="line"):
+    if a < 0:
+        print("only non-negative slopes are drawn")
+        return
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([0, 1], [0, a], "-" if kind == "line" else "o")
+    plt.show()
+
+
+def test_one_figure_per_combination_and_notes_for_the_rest():
+    ex = lp.Explorer(
+        draw,
+        {"a": ("slope", [-1.0, 0.5, 2.0]), "kind": ("kind", ["line", "dots"])},
+        "t",
+    )
+    assert len(ex.frames) == 6 and repr(ex) == "Explorer('t', 6 figures)"
+    assert ex.frames[0] is None and ex.frames[1] is None  # a = -1, both kinds
+    assert ex.messages[0] == "only non-negative slopes are drawn"
+    assert all(f.startswith(b"\x89PNG") for f in ex.frames[2:])
+    assert len(set(ex.frames[2:])) == 4  # every combination draws its own figure
+    html = ex._repr_html_()
+    assert html.count('data-control="a"') == 1 and "<select" in html
+    assert html.count("data:image/png;base64,") == 4 and ex.weight == len(html.encode())
+    assert plt.get_fignums() == []  # every figure was closed, none shown
+
+
+def test_plt_show_is_restored_after_a_failure():
+    show = plt.show
+
+    def broken(a=1.0):
+        raise ValueError("a: expected something else")
+
+    try:
+        lp.Explorer(broken, {"a": ("a", [1.0])})
+    except ValueError:
+        pass
+    assert plt.show is show
