@@ -1940,7 +1940,10 @@ def _companion(z, m, v, c, n, upper: bool, max_iter: int = 200, strict=True):
 
     With ``upper=True`` every ``z`` has ``Im z > 0`` and the root sought is the one in
     the upper half plane (Silverstein and Bai: it is unique there): a step that would
-    leave it is halved until it does not. Raises ``RuntimeError`` on failure.
+    leave it is halved until it does not. Raises ``RuntimeError`` if some root has not
+    converged after ``max_iter`` steps; with ``strict=False`` (a guess for the next
+    stage of a continuation) it stops at ``1e-6`` relative or after ``max_iter`` steps
+    and returns the last finite iterate.
     """
     m = np.array(m, dtype=complex)
     active = np.arange(m.size)
@@ -1986,10 +1989,9 @@ def _support(v, c, n):
 
     The upper edge is the minimum of ``x`` on ``(-1/v_max, 0)``; a gap opens between two
     consecutive poles ``-1/v_j < m < -1/v_{j+1}`` where ``m^2 x'(m)`` becomes positive
-    (its maximum there, located on 32 points and refined, decides); the lower edge is
-    the
-    maximum of ``x`` on ``(0, inf)`` for ``n < d_+`` and on ``(-inf, -1/v_min)`` for
-    ``n > d_+``, and ``0`` (a hard edge) for ``n = d_+``.
+    (its maximum there, located on 32 points and refined by golden sections, decides);
+    the lower edge is the maximum of ``x`` on ``(0, inf)`` for ``n < d_+`` and on
+    ``(-inf, -1/v_min)`` for ``n > d_+``, and ``0`` (a hard edge) for ``n = d_+``.
     """
     with np.errstate(divide="ignore"):
         return _edges(v, c, n)

@@ -21,13 +21,16 @@ import shutil
 import sys
 from pathlib import Path
 
+# The headless flags that work here (the browser check uses them too).
 FLAGS = [
+    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-quic",
 ]
 
 # Wait until MathJax has typeset the page and every image has loaded.
@@ -77,16 +80,10 @@ PRINT_CSS = """
 """
 
 
-def _chromium() -> str:
+def find_chromium() -> str | None:
+    """Debian's Chromium (or the ``CHROMIUM`` variable), or None."""
     path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if Path(path).exists():
-        return path
-    found = shutil.which("chromium")
-    if found is None:
-        sys.exit(
-            "pdf: no Chromium found (install Debian's 'chromium', or set CHROMIUM)"
-        )
-    return found
+    return path if Path(path).exists() else shutil.which("chromium")
 
 
 def _order(page, html: Path) -> list[Path]:
@@ -113,7 +110,10 @@ def main(argv=None) -> Path:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=FLAGS)
+        exe = find_chromium()
+        if exe is None:
+            sys.exit("pdf: no Chromium (install Debian's 'chromium', or set CHROMIUM)")
+        browser = pw.chromium.launch(executable_path=exe, args=FLAGS)
         page = browser.new_page(viewport={"width": 1000, "height": 1400})
         page.goto((html / "intro.html").as_uri())
         page.evaluate(READY)

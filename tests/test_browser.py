@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import os
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,21 +32,12 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _chromium() -> str | None:
-    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    return path if Path(path).exists() else shutil.which("chromium")
+# The Chromium flags and lookup of scripts/pdf.py (make pdf), loaded from its file.
+_spec = importlib.util.spec_from_file_location("book_pdf", ROOT / "scripts" / "pdf.py")
+book_pdf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(book_pdf)
+CHROMIUM_FLAGS = book_pdf.FLAGS
+_chromium = book_pdf.find_chromium
 
 
 def _pages() -> list[Path]:
