@@ -53,6 +53,7 @@ $(WEB_OK): package.json package-lock.json
 book: setup
 	rm -rf _build
 	$(ONE_THREAD) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/python scripts/archive.py --out _build/html/book-source.zip
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/$(BOOK)"
 

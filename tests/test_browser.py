@@ -21,6 +21,7 @@ import functools
 import http.server
 import importlib.util
 import os
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -137,9 +138,14 @@ _INSPECT = """async () => {
   const overflow = Array.from(document.querySelectorAll('main pre'))
       .filter(p => p.scrollWidth > p.clientWidth + 1)
       .map(p => p.textContent.trim().slice(0, 60));
+  // display equations and tables wider than the column at this width
+  const wide = Array.from(document.querySelectorAll(
+      'main mjx-container[display="true"], .bd-article table'))
+      .filter(e => e.scrollWidth > e.clientWidth + 1)
+      .map(e => e.tagName.toLowerCase() + ' ' + e.scrollWidth + '/' + e.clientWidth);
   return {
     maths: maths.length, mathjax, untypeset, errors, raw, images, widgets, rendered,
-    overflow
+    overflow, wide
   };
 }"""
 
@@ -180,6 +186,14 @@ def _check_page(browser, url: str, shot: Path) -> dict:
     page.set_viewport_size({"width": 390, "height": 800})
     page.wait_for_timeout(300)
     report["phone_width"] = page.evaluate("() => document.documentElement.scrollWidth")
+    # on a phone, what is wider than the column must scroll in its own box, not be cut
+    report["clipped"] = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+          'main mjx-container[display="true"], .bd-article table'))
+          .filter(e => e.scrollWidth > e.clientWidth + 1 &&
+                       getComputedStyle(e).overflowX !== 'auto')
+          .map(e => e.tagName.toLowerCase())"""
+    )
     phone = shot.parent / "390" / shot.name
     phone.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(phone), full_page=True)
@@ -212,6 +226,12 @@ def test_page(browser, server, page, how):
         f"{rel}: code wider than the column: {r['overflow'][:3]}"
     )
     assert r["phone_width"] <= 390, f"{rel}: {r['phone_width']} px wide at 390 px"
+    assert r["wide"] == [], (
+        f"{rel}: equations or tables wider than the column: {r['wide']}"
+    )
+    assert r["clipped"] == [], (
+        f"{rel}: cut off at 390 px, not scrollable: {r['clipped']}"
+    )
     bad = [i["src"] for i in r["images"] if not i["ok"]]
     assert bad == [], f"{rel}: images that did not load: {bad}"
     unnamed = [
@@ -276,6 +296,60 @@ def test_every_chapter_has_an_explorer_and_no_widget_manager():
     built = {p.name for p in EXPLORER_PAGES}
     for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
         assert f"{nb.stem}.html" in built, f"{nb.name}: no explorer in the page"
+
+
+@pytest.mark.parametrize("how", ["file", "http"])
+def test_search_from_disk_and_served(browser, server, how):
+    """Served, a search lists pages with plain-text snippets (no TeX source); from disk
+    it lists them by title, says so once above the results, and logs no error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors, missing = [], []
+    tab.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("response", lambda r: r.status >= 400 and missing.append(r.url))
+    base = HTML.as_uri() if how == "file" else server
+    tab.goto(f"{base}/search.html?q=Marchenko", wait_until="load")
+    tab.wait_for_function(
+        "() => /found|did not match/.test("
+        "document.getElementById('search-results').innerText)",
+        timeout=20000,
+    )
+    tab.wait_for_timeout(1500)  # the snippets are fetched after the list
+    found = tab.eval_on_selector_all("#search-results li", "els => els.length")
+    snippets = tab.eval_on_selector_all(
+        "#search-results p.context", "els => els.map(e => e.textContent)"
+    )
+    notes = tab.eval_on_selector_all(".book-search-note", "els => els.length")
+    context.close()
+    # a failed load of the page's own files shows in `missing`; the console's "Failed to
+    # load resource" without one is the browser's request for a site icon (none here)
+    errors = [e for e in errors if not e.startswith("Failed to load resource")]
+    assert missing == [], f"{how}: not found: {missing[:3]}"
+    assert found > 0, f"{how}: the search found nothing"
+    assert errors == [], f"{how}: {errors[:3]}"
+    if how == "file":
+        assert notes == 1 and snippets == []
+    else:
+        assert notes == 0 and snippets, "served: no snippets"
+        raw = [t for t in snippets if re.search(r"\\[(\[]|\\[A-Za-z]{2,}", t)]
+        assert raw == [], f"served: TeX source in the snippets: {raw[:2]}"
+
+
+def test_the_source_archive_is_built_and_linked():
+    """The introduction links to the whole source, written with the book."""
+    import zipfile
+
+    archive = HTML / "book-source.zip"
+    assert archive.exists(), (
+        "no book-source.zip next to the pages (make book writes it)"
+    )
+    with zipfile.ZipFile(archive) as zf:
+        names = {n.split("/", 1)[1] for n in zf.namelist()}
+    needed = {"Makefile", "README.md", "requirements.txt", "lindiff_core.py"}
+    needed |= {f"chapters/{p.name}" for p in (ROOT / "chapters").glob("*.ipynb")}
+    assert needed <= names, f"missing from the archive: {sorted(needed - names)}"
+    assert 'href="book-source.zip"' in (HTML / "intro.html").read_text()
 
 
 def test_every_chapter_is_built():
