@@ -107,3 +107,21 @@ def test_outputs_are_deterministic_text(path):
             assert not re.search(r"0x[0-9a-f]{6,}", text)
             assert not re.search(r"\d+(\.\d+)? ?(ms|µs|seconds)\b", text)
             assert not re.search(r"20\d\d-\d\d-\d\d", text)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_a_downloaded_notebook_says_what_it_needs(path):
+    """A note for the reader of the .ipynb alone (removed from the book's page): the
+    modules it imports and how to get them."""
+    nb = _load(path)
+    notes = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown" and "remove-cell" in _tags(c)
+    ]
+    assert len(notes) == 1, "no note (or more than one) on what the notebook needs"
+    text = _src(notes[0])
+    code = "\n".join(_src(c) for c in _code(nb))
+    for module in re.findall(r"^import (lindiff_\w+)", code, re.M):
+        assert f"`{module}`" in text, f"the note does not name {module}"
+    assert "book-source.zip" in text and "make book" in text
