@@ -28,7 +28,7 @@ def test_marchenko_pastur_in_closed_form(N):
     # quadrature nodes inside the support; at the hard edge (N - 1 = d) the density
     # diverges like x^-1/2, so compare relative to the value at each node
     assert np.max(np.abs(density / exact - 1)) <= 1e-9
-    assert abs(atom - exact_atom) <= 1e-15
+    assert abs(atom - exact_atom) <= 1e-11  # a d-term sum: d eps, with 100x to spare
     grid = np.linspace(0, 5, 101)[1:]
     _, on_grid, _ = ld.limiting_density(np.ones(d), N, grid)
     assert_close(on_grid, marchenko_pastur(grid, d, N)[0], 1e-9, "density on a grid")
@@ -125,7 +125,7 @@ def test_limiting_cdf_is_a_distribution(k):
     edges = np.geomspace(x.min() / 2, x.max() * 2, 9)
     F = ld.limiting_cdf(lam, N, np.r_[-1.0, 0.0, edges])
     assert F[0] == 0 and F[1] == atom and abs(F[-1] - 1) <= 1e-10
-    assert np.all(np.diff(F) >= -1e-15)
+    assert np.all(np.diff(F) >= -1e-11)  # non-decreasing up to rounding
 
 
 def test_limiting_cdf_of_marchenko_pastur():
@@ -140,7 +140,7 @@ def test_limiting_cdf_of_marchenko_pastur():
             0,
             p,
             limit=200,
-            epsabs=1e-13,
+            epsabs=1e-11,
             epsrel=1e-12,
         )[0]
         + marchenko_pastur(np.array([1.0]), d, N)[1]
