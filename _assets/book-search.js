@@ -32,7 +32,7 @@
       note.className = "book-search-note";
       note.textContent =
         "Opened from disk, search lists the matching pages by title. For snippets of " +
-        "their text, serve the book (for example `python -m http.server` in " +
+        "their text, serve the book (for example with python -m http.server in " +
         "_build/html) and search there.";
       results.before(note);
       return;
