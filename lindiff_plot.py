@@ -15,7 +15,15 @@ import numpy as np
 __all__ = [
     "COLORS",
     "METRICS",
+    "COLUMN",
+    "PHONE",
+    "MIN_FONT_PT",
     "use_style",
+    "tidy",
+    "figure_report",
+    "figure_png",
+    "figure_stamp",
+    "PhoneFigures",
     "simulation",
     "spectrum",
     "losses",
@@ -42,14 +50,28 @@ METRICS = [
     r"$D_{\mathrm{KL}}(\rho\|\rho_N)/d$",
 ]
 
+#: Where the book's figures are shown, in inches at 96 CSS px per inch: the article
+#: column is 672 px wide on a desktop and 342 px on a phone (a 390 px screen). A figure
+#: drawn ``COLUMN`` inches wide shows its fonts at their size in points on a desktop;
+#: every figure is also drawn a second time, ``PHONE`` inches wide with its panels in
+#: the columns that fit (:func:`figure_png`), for narrow screens.
+COLUMN, PHONE = 7.0, 3.55
+#: The smallest text a figure may show, in pt at the size it is displayed.
+MIN_FONT_PT = 8.0
+#: Pixels stored per CSS pixel in a figure's PNG (sharp on high-density screens).
+DENSITY = 2
+_PX_PER_INCH = 96
+
 _STYLE = {
-    "figure.figsize": (6.4, 3.6),
-    "figure.dpi": 110,
-    "savefig.dpi": 150,
+    "figure.figsize": (COLUMN, 3.2),
+    "figure.dpi": _PX_PER_INCH,
+    "savefig.dpi": DENSITY * _PX_PER_INCH,
     "savefig.bbox": "tight",
     "font.size": 10,
     "axes.titlesize": 10,
     "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
     "legend.fontsize": 9,
     "legend.frameon": False,
     "axes.spines.top": False,
@@ -65,8 +87,354 @@ _STYLE = {
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style (idempotent)."""
+    """Apply the book's matplotlib style (idempotent). In IPython, figures are then
+    shown through :func:`figure_png`: sharp, checked for legibility, and with a second
+    layout for phones."""
     mpl.rcParams.update(_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    plt.switch_backend(mpl.get_backend())  # the backend registers its formatters first
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, lambda fig: figure_png(fig, encode=True))
+
+
+def _inside(extents, box, pad=0.5):
+    """Which of the boxes ``extents`` (n x 4: x0, y0, x1, y1) lie within ``box``."""
+    return (
+        (extents[:, 2] > box.x0 - pad)
+        & (extents[:, 0] < box.x1 + pad)
+        & (extents[:, 3] > box.y0 - pad)
+        & (extents[:, 1] < box.y1 + pad)
+    )
+
+
+def _drawn_points(ax, step=2.0):
+    """Display coordinates (pixels) of the data drawn in ``ax``: the vertices of its
+    lines, with points every ``step`` pixels along their segments, and the markers and
+    segments of its collections; only those inside the axes."""
+    chunks = []
+    for line in ax.get_lines():
+        if not line.get_visible():
+            continue
+        xy = line.get_transform().transform(line.get_xydata())
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if len(xy) > 1 and line.get_linestyle() not in ("None", "none", " ", ""):
+            gaps = np.hypot(*np.diff(xy, axis=0).T)
+            for a, b, n in zip(xy[:-1], xy[1:], np.ceil(gaps / step).astype(int)):
+                if n > 1:
+                    chunks.append(a + np.linspace(0, 1, n)[:, None] * (b - a))
+        chunks.append(xy)
+    for coll in ax.collections:
+        if not coll.get_visible():
+            continue
+        offsets = np.asarray(coll.get_offsets())
+        if offsets.size and hasattr(coll, "get_sizes") and len(coll.get_sizes()):
+            chunks.append(coll.get_offset_transform().transform(offsets))
+        if hasattr(coll, "get_segments"):
+            for seg in coll.get_segments():
+                xy = coll.get_transform().transform(np.asarray(seg))
+                chunks.append(xy)
+    if not chunks:
+        return np.empty((0, 2))
+    xy = np.concatenate(chunks)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    box = ax.get_window_extent()
+    keep = (
+        (xy[:, 0] >= box.x0)
+        & (xy[:, 0] <= box.x1)
+        & (xy[:, 1] >= box.y0)
+        & (xy[:, 1] <= box.y1)
+    )
+    return xy[keep]
+
+
+_PLACES = [
+    "upper right",
+    "upper left",
+    "lower left",
+    "lower right",
+    "center right",
+    "center left",
+    "upper center",
+    "lower center",
+]
+
+
+def _covered(legend, xy) -> int:
+    box = legend.get_window_extent().padded(-1)
+    return int(
+        np.sum(
+            (xy[:, 0] > box.x0)
+            & (xy[:, 0] < box.x1)
+            & (xy[:, 1] > box.y0)
+            & (xy[:, 1] < box.y1)
+        )
+    )
+
+
+def _overlapping(axis, box) -> bool:
+    """Whether two tick labels of ``axis`` (inside the axes ``box``) overlap."""
+    x = axis.axis_name == "x"
+    lo, hi = (0, 2) if x else (1, 3)
+    labels = [
+        t
+        for t in axis.get_ticklabels(which="both")
+        if t.get_visible() and t.get_text().strip()
+    ]
+    if len(labels) < 2:
+        return False
+    ext = np.array([t.get_window_extent().extents for t in labels])
+    mid = (ext[:, lo] + ext[:, hi]) / 2
+    span = (box.x0, box.x1) if x else (box.y0, box.y1)
+    ext = ext[(mid >= span[0] - 1) & (mid <= span[1] + 1)]
+    ext = ext[np.argsort(ext[:, lo])]
+    return bool(np.any(ext[:-1, hi] - ext[1:, lo] > 0.5))
+
+
+def tidy(fig) -> None:
+    """Lay out what the reader has to read, at the figure's present size: a legend
+    inside its axes that covers drawn data moves to the first of eight places where it
+    covers none, or else beside the axes (right of it); tick labels that overlap are
+    thinned (fewer major ticks, no minor labels on a log axis)."""
+    from matplotlib.ticker import MaxNLocator, NullFormatter
+
+    fig.canvas.draw()
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None or not legend.get_visible():
+            continue
+        anchor = legend.get_bbox_to_anchor()
+        if anchor.bounds != ax.bbox.bounds:  # placed by hand relative to something else
+            continue
+        xy = _drawn_points(ax)
+        if _covered(legend, xy) == 0:
+            continue
+        for place in _PLACES:
+            legend.set_loc(place)
+            if _covered(legend, xy) == 0:
+                break
+        else:
+            legend.set_loc("upper left")
+            legend.set_bbox_to_anchor((1.02, 1.0), transform=ax.transAxes)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        box = ax.get_window_extent()
+        for axis in (ax.xaxis, ax.yaxis):
+            if not _overlapping(axis, box):
+                continue
+            if axis.get_scale() == "log":
+                axis.set_minor_formatter(NullFormatter())
+            for bins in (5, 4, 3, 2):
+                fig.canvas.draw()
+                if not _overlapping(axis, box):
+                    break
+                if axis.get_scale() == "linear":
+                    axis.set_major_locator(MaxNLocator(nbins=bins))
+    fig.canvas.draw()
+
+
+def figure_report(fig) -> dict:
+    """What a reader could not read in ``fig`` as drawn at its own size: the smallest
+    font (pt), tick labels that overlap, and legends that cover drawn data.
+
+    Returns ``{"min_font_pt", "width_in", "problems"}``; ``problems`` lists each fault
+    in words (empty when there is none).
+    """
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    page = fig.bbox
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible()
+        and t.get_text().strip()
+        and _inside(np.array([t.get_window_extent().extents]), page)[0]
+    ]
+    problems = []
+    for n, ax in enumerate(fig.axes):
+        box = ax.get_window_extent()
+        for axis in (ax.xaxis, ax.yaxis):
+            if _overlapping(axis, box):
+                problems.append(f"axes {n}: {axis.axis_name} tick labels overlap")
+    legends = [(ax.get_legend(), [ax]) for ax in fig.axes if ax.get_legend()]
+    legends += [(leg, fig.axes) for leg in fig.legends]
+    for legend, axes in legends:
+        if not legend.get_visible():
+            continue
+        for ax in axes:
+            covered = _covered(legend, _drawn_points(ax))
+            if covered:
+                title = ax.get_title() or f"axes {fig.axes.index(ax)}"
+                problems.append(f"{title}: the legend covers {covered} drawn points")
+    return {
+        "min_font_pt": float(min(sizes)) if sizes else None,
+        "width_in": float(fig.get_size_inches()[0]),
+        "problems": problems,
+    }
+
+
+def _png(fig, report: dict, layout: str, dpi: float) -> bytes:
+    import io
+    import json
+
+    stamp = dict(report, layout=layout, dpi=dpi)
+    buffer = io.BytesIO()
+    fig.savefig(
+        buffer,
+        format="png",
+        dpi=dpi,
+        bbox_inches=fig.bbox_inches,  # the whole figure, which constrained layout fills
+        metadata={"Software": None, "lindiff-figure": json.dumps(stamp)},
+    )
+    return buffer.getvalue()
+
+
+def figure_stamp(png: bytes) -> dict | None:
+    """The :func:`figure_report` a PNG of :func:`figure_png` carries (with the
+    ``layout`` and the ``dpi`` it was drawn at), or None for any other PNG."""
+    import json
+    import struct
+
+    at = 8  # after the PNG signature: chunks of length, type, data, CRC
+    while at + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[at : at + 4])
+        kind = png[at + 4 : at + 8]
+        if kind == b"tEXt":
+            key, _, text = png[at + 8 : at + 8 + length].partition(b"\0")
+            if key == b"lindiff-figure":
+                return json.loads(text.decode("latin-1"))
+        if kind == b"IEND":
+            break
+        at += 12 + length
+    return None
+
+
+class _PhoneLayout:
+    """``fig`` redrawn ``width`` inches wide: panels of one grid laid out row by row in
+    as many columns as fit, each at least 80% as tall as before; tick labels hidden by
+    shared axes shown again. Restored on exit."""
+
+    def __init__(self, fig, width: float):
+        self.fig, self.width = fig, width
+
+    def __enter__(self):
+        fig = self.fig
+        self.size = fig.get_size_inches().copy()
+        self.specs = {ax: ax.get_subplotspec() for ax in fig.axes}
+        self.ticks = {
+            ax: (
+                ax.xaxis.get_tick_params().get("labelbottom", True),
+                ax.yaxis.get_tick_params().get("labelleft", True),
+            )
+            for ax in fig.axes
+        }
+        w, h = self.size
+        placed = [ax for ax, s in self.specs.items() if s is not None]
+        grids = {
+            id(s.get_topmost_subplotspec().get_gridspec())
+            for s in self.specs.values()
+            if s is not None
+        }
+        if len(grids) != 1:
+            fig.set_size_inches(self.width, h * max(self.width / w, 0.8))
+            return fig
+        grid = self.specs[placed[0]].get_topmost_subplotspec().get_gridspec()
+        nrows, ncols = grid.get_geometry()
+        pw, ph = w / ncols, h / nrows
+        k = max(1, min(ncols, int(self.width / pw + 0.05)))
+        cells = sorted(
+            placed,
+            key=lambda ax: (self.specs[ax].rowspan.start, self.specs[ax].colspan.start),
+        )
+        layout, slot = [], 0
+        for ax in cells:
+            s = self.specs[ax]
+            if (
+                len(s.colspan) > 1 or len(s.rowspan) > 1
+            ):  # a wide panel: a row of its own
+                slot = -(-slot // k) * k
+                layout.append((ax, slot // k, slice(0, k)))
+                slot += k
+            else:
+                layout.append((ax, slot // k, slot % k))
+                slot += 1
+        rows = -(-slot // k)
+        panel = ph * min(max((self.width / k) / pw, 0.8), 1.25)
+        fig.set_size_inches(self.width, rows * panel)
+        new = fig.add_gridspec(rows, k)
+        for ax, r, c in layout:
+            ax.set_subplotspec(new[r, c])
+            if k < ncols:
+                ax.tick_params(labelbottom=True, labelleft=True)
+        return fig
+
+    def __exit__(self, *exc):
+        fig = self.fig
+        for ax, spec in self.specs.items():
+            if spec is not None:
+                ax.set_subplotspec(spec)
+            x_on, y_on = self.ticks[ax]
+            ax.tick_params(labelbottom=x_on, labelleft=y_on)
+        fig.set_size_inches(*self.size)
+        return False
+
+
+def figure_png(fig, encode: bool = False, density: int = DENSITY):
+    """``fig`` as the book shows it: ``(png, metadata)``, the PNG drawn at
+    ``density`` pixels per CSS pixel, and ``metadata["phone"]`` the same figure redrawn
+    ``PHONE`` inches wide (panels in the columns that fit). ``metadata["width"]`` is the
+    width in CSS px; each PNG carries :func:`figure_report` of its layout in its
+    ``lindiff-figure`` text chunk. With ``encode`` both are base64 text (as IPython
+    stores images in a notebook)."""
+    import base64
+
+    dpi = density * _PX_PER_INCH
+    tidy(fig)
+    wide = _png(fig, figure_report(fig), "desktop", dpi)
+    with _PhoneLayout(fig, PHONE):
+        tidy(fig)
+        phone = _png(fig, figure_report(fig), "phone", dpi)
+    widths = [int.from_bytes(b[16:20], "big") // density for b in (wide, phone)]
+    if encode:
+        wide, phone = (base64.b64encode(b).decode() for b in (wide, phone))
+    return wide, {"width": widths[0], "phone": phone, "phone_width": widths[1]}
+
+
+class PhoneFigures:
+    """The book's figures in the built pages (a myst-nb mime renderer, registered as
+    the entry point ``myst_nb.mime_renderers: lindiff-figures``): an image shown by
+    :func:`figure_png` becomes two, classed ``lp-desktop`` and ``lp-phone``, of which
+    the book's style sheet shows the one drawn for the width of the screen."""
+
+    mime_priority_overrides = ()
+
+    @staticmethod
+    def handle_mime(renderer, data, inline: bool):
+        import dataclasses
+
+        meta = data.output_metadata.get(data.mime_type, {})
+        if inline or data.mime_type != "image/png" or "phone" not in meta:
+            return None
+        desktop = renderer.render_image(data)
+        phone = renderer.render_image(
+            dataclasses.replace(
+                data,
+                content=meta["phone"],
+                output_metadata={"image/png": {"width": meta["phone_width"]}},
+            )
+        )
+        desktop[0]["classes"].append("lp-desktop")
+        phone[0]["classes"].append("lp-phone")
+        return desktop + phone
 
 
 def simulation(ax, x, y, yerr=None, **kw):
@@ -144,14 +512,15 @@ class Explorer:
 
     ``draw(**values)`` draws one figure and ends with ``plt.show()``, as an explorer
     cell's function does; here ``plt.show`` is replaced while drawing, so that each
-    figure is kept as a PNG (96 dpi) instead of being shown. ``controls`` maps each
+    figure is kept instead of being shown, as two PNGs (:func:`figure_png`, one pixel
+    per CSS pixel): ``frames`` for desktops and ``phones``. ``controls`` maps each
     argument to ``(label, values)``: numbers give a slider, strings a menu. A
     combination that draws nothing shows what it printed. The HTML (text/html) holds the
     images as data URIs and a small script, and works in a static page and in Jupyter
     alike; ``weight`` is its size in bytes.
     """
 
-    def __init__(self, draw, controls: dict, title: str = "explorer", dpi: int = 96):
+    def __init__(self, draw, controls: dict, title: str = "explorer"):
         import contextlib
         import io
         import itertools
@@ -160,15 +529,14 @@ class Explorer:
 
         self.title, self.controls = title, controls
         names = list(controls)
-        self.frames, self.messages = [], []
+        self.frames, self.phones, self.messages = [], [], []
         shown = []
 
         def capture(*args, **kwargs):
             fig = plt.gcf()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=dpi)
+            png, meta = figure_png(fig, density=1)
             plt.close(fig)
-            shown.append(buffer.getvalue())
+            shown.append((png, meta["phone"]))
 
         real_show = plt.show
         plt.show = capture
@@ -178,7 +546,8 @@ class Explorer:
                 out = io.StringIO()
                 with contextlib.redirect_stdout(out):
                     draw(**dict(zip(names, combo)))
-                self.frames.append(shown[-1] if shown else None)
+                self.frames.append(shown[-1][0] if shown else None)
+                self.phones.append(shown[-1][1] if shown else None)
                 self.messages.append(out.getvalue().strip())
         finally:
             plt.show = real_show
@@ -190,10 +559,13 @@ class Explorer:
         import json
 
         uid = "explorer-" + hashlib.sha1(self.title.encode()).hexdigest()[:10]
-        frames = [
-            "data:image/png;base64," + base64.b64encode(f).decode() if f else ""
-            for f in self.frames
-        ]
+        frames, phones = (
+            [
+                "data:image/png;base64," + base64.b64encode(f).decode() if f else ""
+                for f in kept
+            ]
+            for kept in (self.frames, self.phones)
+        )
         rows, values = [], []
         for name, (label, options) in self.controls.items():
             shown = [v if isinstance(v, str) else f"{v:g}" for v in options]
@@ -217,10 +589,12 @@ class Explorer:
             "(function () {"
             f"const root = document.getElementById('{uid}');"
             f"const frames = {json.dumps(frames)};"
+            f"const phones = {json.dumps(phones)};"
             f"const notes = {json.dumps(self.messages)};"
             f"const values = {json.dumps(values)};"
             "const fields = Array.from(root.querySelectorAll('[data-control]'));"
-            "const img = root.querySelector('img');"
+            "const img = root.querySelector('img.lp-desktop');"
+            "const phone = root.querySelector('img.lp-phone');"
             "const note = root.querySelector('.lp-note');"
             "function update() {"
             "  let index = 0;"
@@ -230,8 +604,9 @@ class Explorer:
             "    const out = f.parentElement.querySelector('output');"
             "    if (out) out.textContent = values[k][i];"
             "  });"
-            "  img.style.display = frames[index] ? '' : 'none';"
+            "  root.classList.toggle('lp-empty', !frames[index]);"
             "  if (frames[index]) img.src = frames[index];"
+            "  if (phones[index]) phone.src = phones[index];"
             "  note.textContent = frames[index] ? '' : notes[index];"
             "}"
             "fields.forEach(f => f.addEventListener('input', update));"
@@ -242,7 +617,8 @@ class Explorer:
         return (
             f'<div class="lp-explorer" id="{uid}">'
             f'<div class="lp-controls">{"".join(rows)}</div>'
-            f'<img class="lp-frame" alt="{alt}" src="{frames[0]}">'
+            f'<img class="lp-frame lp-desktop" alt="{alt}" src="{frames[0]}">'
+            f'<img class="lp-frame lp-phone" alt="{alt}" src="{phones[0]}">'
             f'<div class="lp-note"></div></div><script>{script}</script>'
         )
 

@@ -5,7 +5,9 @@ opens it) and from a local HTTP server, with every request that leaves the
 machine blocked. A page passes when no request fails, nothing is requested from
 the network, the console shows no error, MathJax has typeset every equation
 (no raw TeX left, no MathJax error), every image has loaded and every widget
-has rendered; at 390 px the page must be no wider than the screen. Every control of
+has rendered; at 390 px the page must be no wider than the screen. At both widths every
+figure shown must display its smallest text at 8 pt or more (the font it was drawn with,
+read from the PNG, times the scale it is shown at). Every control of
 every explorer must change its figure, and the whole book must print to one PDF
 (``scripts/pdf.py``) with every equation and figure. Screenshots at
 1280 px and 390 px land in ``_build/screenshots`` (``file/``, ``http/``, each with
@@ -96,6 +98,50 @@ def _is_local(url: str) -> bool:
     )
 
 
+# The figures shown at the page's width: what is visible of every image in the article
+# (the desktop or the phone drawing of a figure, an explorer's frame), as displayed.
+_FIGURES = """() => Array.from(document.querySelectorAll('main img'))
+  .filter(i => i.getClientRects().length > 0 && getComputedStyle(i).display !== 'none')
+  .map(i => ({src: i.currentSrc || i.src, natural: i.naturalWidth, shown: i.clientWidth,
+              figure: !!i.closest('figure, .lp-explorer, .cell_output')}))"""
+
+
+def _image_bytes(src: str) -> bytes:
+    """The bytes of an image of the built book, from its address in the page."""
+    import base64
+    from urllib.parse import unquote
+
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1])
+    path = unquote(urlparse(src).path)
+    if src.startswith("file:"):
+        return Path(path).read_bytes()
+    return (HTML / path.lstrip("/")).read_bytes()
+
+
+def _small_text(figures: list[dict], width: int) -> list[str]:
+    """Figures whose smallest text shows under MIN_FONT_PT at this width: the font the
+    figure was drawn with (its stamp) times the scale it is displayed at."""
+    import lindiff_plot as lp
+
+    bad = []
+    for f in figures:
+        if not f["figure"]:
+            continue
+        stamp = lp.figure_stamp(_image_bytes(f["src"]))
+        name = f["src"][-40:] if not f["src"].startswith("data:") else "explorer frame"
+        if stamp is None:
+            bad.append(f"{name}: not drawn by lindiff_plot.figure_png")
+            continue
+        pt = stamp["min_font_pt"] * stamp["dpi"] / 96 * f["shown"] / f["natural"]
+        if pt < MIN_FONT_PT:
+            bad.append(f"{name}: {pt:.1f} pt at {width} px ({stamp['layout']} drawing)")
+    return bad
+
+
+MIN_FONT_PT = 8.0
+
+
 # Runs in the page after load: wait for MathJax, then report what is wrong.
 _INSPECT = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -180,6 +226,7 @@ def _check_page(browser, url: str, shot: Path) -> dict:
     page.goto(url, wait_until="load")
     report = page.evaluate(_INSPECT)
     page.wait_for_timeout(300)
+    report["small"] = _small_text(page.evaluate(_FIGURES), 1280)
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
     # the same page on a phone: nothing may widen the page beyond the screen
@@ -194,6 +241,7 @@ def _check_page(browser, url: str, shot: Path) -> dict:
                        getComputedStyle(e).overflowX !== 'auto')
           .map(e => e.tagName.toLowerCase())"""
     )
+    report["small"] += _small_text(page.evaluate(_FIGURES), 390)
     phone = shot.parent / "390" / shot.name
     phone.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(phone), full_page=True)
@@ -232,6 +280,7 @@ def test_page(browser, server, page, how):
     assert r["clipped"] == [], (
         f"{rel}: cut off at 390 px, not scrollable: {r['clipped']}"
     )
+    assert r["small"] == [], f"{rel}: figures with text too small: {r['small'][:3]}"
     bad = [i["src"] for i in r["images"] if not i["ok"]]
     assert bad == [], f"{rel}: images that did not load: {bad}"
     unnamed = [

@@ -125,3 +125,77 @@ def test_a_downloaded_notebook_says_what_it_needs(path):
     for module in re.findall(r"^import (lindiff_\w+)", code, re.M):
         assert f"`{module}`" in text, f"the note does not name {module}"
     assert "book-source.zip" in text and "make book" in text
+
+
+# Where the book shows its figures: the article column at 1280 px and at 390 px (the
+# browser check measures the sizes actually displayed).
+COLUMN_PX = {"desktop": 672, "phone": 342}
+MIN_FONT_PT = 8.0
+
+
+def _figures(nb):
+    """Every figure stored in the notebook's outputs: the two PNGs (desktop, phone) of
+    each image and of each explorer frame."""
+    import base64
+
+    for c in _code(nb):
+        for out in c.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data:
+                phone = out.get("metadata", {}).get("image/png", {}).get("phone")
+                yield _src(c)[:60], base64.b64decode(data["image/png"]), "desktop"
+                yield _src(c)[:60], base64.b64decode(phone or ""), "phone"
+            html = "".join(data.get("text/html", ""))
+            frames = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+            for n, frame in enumerate(frames):
+                yield f"explorer frame {n}", base64.b64decode(frame), None
+
+
+def _reading_size(stamp, png, layout):
+    """The smallest text of a figure in pt as shown in the column of ``layout``."""
+    css = int.from_bytes(png[16:20], "big") * 96 / stamp["dpi"]
+    return stamp["min_font_pt"] * min(1.0, COLUMN_PX[layout] / css)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_figure_reads_at_the_size_shown(path):
+    """Each figure was drawn twice (lindiff_plot.figure_png) and reads in both
+    columns: no text under 8 pt, no overlapping tick labels, no legend on the data."""
+    import lindiff_plot as lp
+
+    seen = 0
+    for where, png, layout in _figures(_load(path)):
+        stamp = lp.figure_stamp(png)
+        assert stamp is not None, f"{where}: a figure without its report ({layout})"
+        assert layout in (None, stamp["layout"]), f"{where}: {stamp['layout']}"
+        assert stamp["problems"] == [], f"{where} ({stamp['layout']}): " + "; ".join(
+            stamp["problems"]
+        )
+        size = _reading_size(stamp, png, stamp["layout"])
+        assert size >= MIN_FONT_PT, (
+            f"{where}: text of {size:.1f} pt ({stamp['layout']})"
+        )
+        seen += 1
+    assert seen > 0
+
+
+def test_the_reading_size_check_fails_on_a_figure_too_wide_or_too_small():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import lindiff_plot as lp
+
+    lp.use_style()
+    sizes = {}
+    for width, font in [(lp.COLUMN, 9), (9.5, 9), (lp.COLUMN, 7)]:
+        fig, ax = plt.subplots(figsize=(width, 3))
+        ax.plot([1, 2, 3], [1, 4, 9])
+        ax.set_xlabel("x", fontsize=font)
+        png, meta = lp.figure_png(fig)
+        plt.close(fig)
+        sizes[width, font] = _reading_size(lp.figure_stamp(png), png, "desktop")
+    assert sizes[lp.COLUMN, 9] >= MIN_FONT_PT
+    assert sizes[9.5, 9] < MIN_FONT_PT  # shrunk to the column: 6.6 pt
+    assert sizes[lp.COLUMN, 7] < MIN_FONT_PT

@@ -31,7 +31,9 @@ def test_one_figure_per_combination_and_notes_for_the_rest():
     assert len(set(ex.frames[2:])) == 4  # every combination draws its own figure
     html = ex._repr_html_()
     assert html.count('data-control="a"') == 1 and "<select" in html
-    assert html.count("data:image/png;base64,") == 4 and ex.weight == len(html.encode())
+    # each figure twice, drawn for the desktop column and for a phone's
+    assert all(lp.figure_stamp(f)["layout"] == "phone" for f in ex.phones[2:])
+    assert html.count("data:image/png;base64,") == 8 and ex.weight == len(html.encode())
     assert plt.get_fignums() == []  # every figure was closed, none shown
 
 

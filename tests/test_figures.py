@@ -1,0 +1,99 @@
+"""The book's figures as shown (lindiff_plot.figure_png, figure_report): the report
+finds what a reader could not read, and the phone layout stacks panels."""
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import lindiff_plot as lp  # noqa: E402
+
+lp.use_style()
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _lines(ax):
+    x = np.linspace(0, 1, 50)
+    ax.plot(x, x, label="rising")
+    ax.plot(x, 1 - x, label="falling")
+
+
+def test_a_clean_figure_has_no_problems():
+    fig, ax = plt.subplots()
+    _lines(ax)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.25), ncols=2)
+    report = lp.figure_report(fig)
+    assert report["problems"] == [] and report["min_font_pt"] == 9
+
+
+def test_a_legend_on_the_data_is_found():
+    fig, ax = plt.subplots()
+    _lines(ax)
+    ax.legend(loc="center")  # where the two lines cross
+    (problem,) = lp.figure_report(fig)["problems"]
+    assert "legend covers" in problem
+
+
+def test_colliding_tick_labels_are_found():
+    fig, ax = plt.subplots(figsize=(2, 2))
+    _lines(ax)
+    ax.set_xticks(np.linspace(0, 1, 11), [f"{v:.3f}" for v in np.linspace(0, 1, 11)])
+    problems = lp.figure_report(fig)["problems"]
+    assert any("x tick labels overlap" in p for p in problems)
+
+
+def test_the_smallest_font_is_reported():
+    fig, ax = plt.subplots()
+    _lines(ax)
+    ax.set_title("small", fontsize=6)
+    assert lp.figure_report(fig)["min_font_pt"] == 6
+
+
+def test_the_phone_layout_stacks_the_panels_and_restores_the_figure():
+    fig, axes = plt.subplots(1, 3, figsize=(lp.COLUMN, 2.8), sharey=True)
+    for ax in axes:
+        _lines(ax)
+    png, meta = lp.figure_png(fig)
+    phone = lp.figure_stamp(meta["phone"])
+    assert lp.figure_stamp(png)["layout"] == "desktop" and phone["layout"] == "phone"
+    assert meta["width"] == round(lp.COLUMN * 96)  # CSS px, the PNG holds twice as many
+    assert int.from_bytes(png[16:20], "big") == lp.DENSITY * meta["width"]
+    # three panels, one above the other: taller than wide
+    h = int.from_bytes(meta["phone"][20:24], "big")
+    assert h > 2 * int.from_bytes(meta["phone"][16:20], "big")
+    # the figure itself is as it was: one row of three, inner y tick labels hidden
+    assert tuple(fig.get_size_inches()) == (lp.COLUMN, 2.8)
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in axes] == [(1, 3)] * 3
+    assert not axes[1].yaxis.get_tick_params()["labelleft"]
+
+
+def test_a_plain_png_has_no_stamp():
+    import io
+
+    fig, ax = plt.subplots()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert lp.figure_stamp(buffer.getvalue()) is None
+
+
+def test_tidy_moves_a_legend_off_the_data_and_thins_crowded_ticks():
+    fig, ax = plt.subplots(figsize=(2, 2))
+    _lines(ax)
+    ax.legend(loc="center")
+    ax.set_xlim(0, 1e5)
+    ax.plot([0, 1e5], [0.5, 0.5])
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=12))
+    before = lp.figure_report(fig)["problems"]
+    assert any("legend covers" in p for p in before)
+    assert any("x tick labels overlap" in p for p in before)
+    lp.tidy(fig)
+    assert lp.figure_report(fig)["problems"] == []
