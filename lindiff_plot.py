@@ -202,8 +202,8 @@ def _overlapping(axis, box) -> bool:
 def tidy(fig) -> None:
     """Lay out what the reader has to read, at the figure's present size: a legend
     inside its axes that covers drawn data moves to the first of eight places where it
-    covers none, or else beside the axes (right of it); tick labels that overlap are
-    thinned (fewer major ticks, no minor labels on a log axis)."""
+    covers none, or else under the axes (below its x label); tick labels that overlap
+    are thinned (fewer major ticks, no minor labels on a log axis)."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
     fig.canvas.draw()
@@ -221,9 +221,32 @@ def tidy(fig) -> None:
             legend.set_loc(place)
             if _covered(legend, xy) == 0:
                 break
-        else:
-            legend.set_loc("upper left")
-            legend.set_bbox_to_anchor((1.02, 1.0), transform=ax.transAxes)
+        else:  # under the axes and its x label: two columns, or one if two are too wide
+            from matplotlib.transforms import offset_copy
+
+            under = [ax.xaxis.label, *ax.xaxis.get_ticklabels()]
+            low = min(
+                (t.get_window_extent().y0 for t in under if t.get_text().strip()),
+                default=ax.bbox.y0,
+            )
+            drop = (ax.bbox.y0 - low) * 72 / fig.dpi + 2  # points
+            title, texts = legend.get_title(), legend.get_texts()
+            style = dict(
+                loc="upper center",
+                bbox_to_anchor=(0.5, 0.0),
+                bbox_transform=offset_copy(
+                    ax.transAxes, fig=fig, y=-drop, units="points"
+                ),
+                title=title.get_text() or None,
+                title_fontsize=title.get_fontsize(),
+                fontsize=texts[0].get_fontsize() if texts else None,
+            )
+            handles, labels = ax.get_legend_handles_labels()
+            legend.remove()
+            for columns in (2, 1):  # two columns if they fit in the figure's width
+                legend = ax.legend(handles, labels, ncols=columns, **style)
+                if legend.get_window_extent().width <= 0.95 * fig.bbox.width:
+                    break
     fig.canvas.draw()
     for ax in fig.axes:
         box = ax.get_window_extent()
@@ -319,9 +342,13 @@ def figure_stamp(png: bytes) -> dict | None:
 
 
 class _PhoneLayout:
-    """``fig`` redrawn ``width`` inches wide: panels of one grid laid out row by row in
-    as many columns as fit, each at least 80% as tall as before; tick labels hidden by
-    shared axes shown again. Restored on exit."""
+    """``fig`` redrawn ``width`` inches wide. The panels of its grid keep their rows
+    and are cut into blocks of as many columns as fit (and split no panel), one block
+    under the other: a row of three panels becomes a column of three; in a grid, each
+    column keeps its panels together. Images keep their aspect; each plot is at least
+    80% and at most 125% as tall as before.
+    Tick labels hidden by shared axes are shown again. The grid and size are restored
+    on exit."""
 
     def __init__(self, fig, width: float):
         self.fig, self.width = fig, width
@@ -338,41 +365,57 @@ class _PhoneLayout:
             for ax in fig.axes
         }
         w, h = self.size
-        placed = [ax for ax, s in self.specs.items() if s is not None]
-        grids = {
-            id(s.get_topmost_subplotspec().get_gridspec())
-            for s in self.specs.values()
+        placed = {
+            ax: s.get_topmost_subplotspec()
+            for ax, s in self.specs.items()
             if s is not None
         }
-        if len(grids) != 1:
+        grids = {id(s.get_gridspec()) for s in placed.values()}
+        if len(grids) != 1:  # no single grid to lay out: narrower, as it is
             fig.set_size_inches(self.width, h * max(self.width / w, 0.8))
             return fig
-        grid = self.specs[placed[0]].get_topmost_subplotspec().get_gridspec()
-        nrows, ncols = grid.get_geometry()
+        nrows, ncols = next(iter(placed.values())).get_gridspec().get_geometry()
         pw, ph = w / ncols, h / nrows
-        k = max(1, min(ncols, int(self.width / pw + 0.05)))
-        cells = sorted(
-            placed,
-            key=lambda ax: (self.specs[ax].rowspan.start, self.specs[ax].colspan.start),
-        )
-        layout, slot = [], 0
-        for ax in cells:
-            s = self.specs[ax]
-            if (
-                len(s.colspan) > 1 or len(s.rowspan) > 1
-            ):  # a wide panel: a row of its own
-                slot = -(-slot // k) * k
-                layout.append((ax, slot // k, slice(0, k)))
-                slot += k
-            else:
-                layout.append((ax, slot // k, slot % k))
-                slot += 1
-        rows = -(-slot // k)
-        panel = ph * min(max((self.width / k) / pw, 0.8), 1.25)
-        fig.set_size_inches(self.width, rows * panel)
-        new = fig.add_gridspec(rows, k)
-        for ax, r, c in layout:
-            ax.set_subplotspec(new[r, c])
+        widest = max(1, min(ncols, int(self.width / pw + 0.05)))
+
+        def fits(k):  # every panel within one block of k columns
+            return all(
+                s.colspan.stop <= (s.colspan.start // k + 1) * k
+                for s in placed.values()
+            )
+
+        k = next((k for k in range(widest, 0, -1) if fits(k)), widest)
+        blocks = -(-ncols // k)
+        layout, extra = [], 0
+        for ax, s in placed.items():
+            b = s.colspan.start // k
+            if s.colspan.stop <= (b + 1) * k:  # within one block of columns
+                rows = slice(b * nrows + s.rowspan.start, b * nrows + s.rowspan.stop)
+                cols = slice(s.colspan.start - b * k, s.colspan.stop - b * k)
+                layout.append((ax, rows, cols))
+            else:  # across blocks: rows of its own, the full width, at the end
+                start = blocks * nrows + extra
+                extra += len(s.rowspan)
+                layout.append((ax, slice(start, start + len(s.rowspan)), slice(0, k)))
+        total = blocks * nrows + extra
+        # a row of images (fixed aspect) scales with its width; a row of plots keeps
+        # 80% to 125% of its height
+        scale = (self.width / k) / pw
+        plot = ph * min(max(scale, 0.8), 1.25)
+        image = [0.0] * total  # None: a row with a plot
+        for ax, rows, cols in layout:
+            for r in range(rows.start, rows.stop):
+                if ax.get_aspect() == "auto" or len(range(rows.start, rows.stop)) > 1:
+                    image[r] = None
+                elif image[r] is not None:  # its width times its aspect, and labels
+                    wide = len(range(cols.start, cols.stop)) * self.width / k
+                    tall = wide * ax.get_data_ratio() * ax.get_aspect() + 0.3
+                    image[r] = max(image[r], tall)
+        heights = [plot if f is None else max(f, 0.05) for f in image]
+        fig.set_size_inches(self.width, sum(heights))
+        new = fig.add_gridspec(total, k, height_ratios=heights)
+        for ax, rows, cols in layout:
+            ax.set_subplotspec(new[rows, cols])
             if k < ncols:
                 ax.tick_params(labelbottom=True, labelleft=True)
         return fig

@@ -13,7 +13,8 @@ def _plain(text: str) -> str:
     text = re.sub(
         r"\\(?:mathrm|mathcal|operatorname|text|mathbf)\{([^}]*)\}", r"\1", text
     )
-    text = re.sub(r"\\([A-Za-z]+)", r"\1", text)
+    text = re.sub(r"\\[,;:! ]", " ", text)  # TeX spacing
+    text = re.sub(r"\\([A-Za-z]+)", r" \1 ", text)
     text = text.replace("{", "").replace("}", "").replace("\\", "")
     return " ".join(text.split())
 

@@ -199,3 +199,14 @@ def test_the_reading_size_check_fails_on_a_figure_too_wide_or_too_small():
     assert sizes[lp.COLUMN, 9] >= MIN_FONT_PT
     assert sizes[9.5, 9] < MIN_FONT_PT  # shrunk to the column: 6.6 pt
     assert sizes[lp.COLUMN, 7] < MIN_FONT_PT
+
+
+def test_every_reference_links_to_its_source():
+    """Each entry of the bibliography carries a DOI, an arXiv identifier, a URL or an
+    ISBN; only a talk has none of them."""
+    from pybtex.database import parse_file
+
+    for key, entry in parse_file(ROOT / "references.bib").entries.items():
+        ids = {"doi", "eprint", "url", "isbn"} & {f.lower() for f in entry.fields}
+        talk = entry.fields.get("howpublished", "").startswith("Talk")
+        assert ids or talk, f"{key}: no DOI, arXiv identifier, URL or ISBN"

@@ -97,3 +97,20 @@ def test_tidy_moves_a_legend_off_the_data_and_thins_crowded_ticks():
     assert any("x tick labels overlap" in p for p in before)
     lp.tidy(fig)
     assert lp.figure_report(fig)["problems"] == []
+
+
+def test_a_legend_with_no_free_place_goes_under_the_axes_with_its_title():
+    fig, ax = plt.subplots(figsize=(lp.PHONE, 2.5))
+    x = np.linspace(0, 1, 100)
+    for q in (0.1, 0.3, 1, 3, 10):
+        ax.plot(x, x**q, label=f"$x^{{{q}}}$, a long label")
+    ax.plot(x, 1 - x**0.2, label="falling")
+    ax.set_xlabel("x")
+    ax.legend(title="powers of x", fontsize=9)
+    assert any("legend covers" in p for p in lp.figure_report(fig)["problems"])
+    lp.tidy(fig)
+    legend = ax.get_legend()
+    assert lp.figure_report(fig)["problems"] == []
+    assert legend.get_title().get_text() == "powers of x"
+    assert legend.get_window_extent().y1 < ax.xaxis.label.get_window_extent().y0
+    assert legend.get_window_extent().width <= fig.bbox.width
