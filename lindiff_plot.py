@@ -202,8 +202,9 @@ def _overlapping(axis, box) -> bool:
 def tidy(fig) -> None:
     """Lay out what the reader has to read, at the figure's present size: a legend
     inside its axes that covers drawn data moves to the first of eight places where it
-    covers none, or else under the axes (below its x label); tick labels that overlap
-    are thinned (fewer major ticks, no minor labels on a log axis)."""
+    covers none, or else under the axes (below its x label; the figure grows by its
+    height); tick labels that overlap are thinned (fewer major ticks, no minor labels
+    on a log axis)."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
     fig.canvas.draw()
@@ -211,13 +212,14 @@ def tidy(fig) -> None:
         legend = ax.get_legend()
         if legend is None or not legend.get_visible():
             continue
+        under = legend.get_gid() == "lindiff-under"  # put there by an earlier tidy
         anchor = legend.get_bbox_to_anchor()
-        if anchor.bounds != ax.bbox.bounds:  # placed by hand relative to something else
+        if anchor.bounds != ax.bbox.bounds and not under:  # placed by hand
             continue
         xy = _drawn_points(ax)
-        if _covered(legend, xy) == 0:
+        if _covered(legend, xy) == 0 and not under:
             continue
-        for place in _PLACES:
+        for place in [] if under else _PLACES:
             legend.set_loc(place)
             if _covered(legend, xy) == 0:
                 break
@@ -245,8 +247,13 @@ def tidy(fig) -> None:
             legend.remove()
             for columns in (2, 1):  # two columns if they fit in the figure's width
                 legend = ax.legend(handles, labels, ncols=columns, **style)
+                legend.set_gid("lindiff-under")
                 if legend.get_window_extent().width <= 0.95 * fig.bbox.width:
                     break
+            # the figure grows by the legend's height, so that the axes keep theirs
+            w, h = fig.get_size_inches()
+            grown = legend.get_window_extent().height / fig.dpi + drop / 72
+            fig.set_size_inches(w, h + grown)
     fig.canvas.draw()
     for ax in fig.axes:
         box = ax.get_window_extent()
@@ -266,14 +273,19 @@ def tidy(fig) -> None:
 
 def figure_report(fig) -> dict:
     """What a reader could not read in ``fig`` as drawn at its own size: the smallest
-    font (pt), tick labels that overlap, and legends that cover drawn data.
+    font (pt), tick labels that overlap, legends that cover drawn data, titles, labels
+    or legends cut off at the figure's edge, and a layout that collapsed.
 
     Returns ``{"min_font_pt", "width_in", "problems"}``; ``problems`` lists each fault
     in words (empty when there is none).
     """
+    import warnings
+
     from matplotlib.text import Text
 
-    fig.canvas.draw()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
     page = fig.bbox
     sizes = [
         t.get_fontsize()
@@ -282,7 +294,27 @@ def figure_report(fig) -> dict:
         and t.get_text().strip()
         and _inside(np.array([t.get_window_extent().extents]), page)[0]
     ]
-    problems = []
+    problems = [
+        f"layout: {w.message}" for w in caught if "constrained_layout" in str(w.message)
+    ]
+    words = [fig._suptitle, *fig.legends] if fig._suptitle else list(fig.legends)
+    for ax in fig.axes:
+        words += [ax.title, ax._left_title, ax._right_title, ax.get_legend()]
+        words += [ax.xaxis.label, ax.yaxis.label]
+    for item in words:
+        if item is None or not item.get_visible():
+            continue
+        if isinstance(item, Text) and not item.get_text().strip():
+            continue
+        box = item.get_window_extent()
+        if (
+            box.x0 < page.x0 - 1
+            or box.x1 > page.x1 + 1
+            or box.y0 < page.y0 - 1
+            or box.y1 > page.y1 + 1
+        ):
+            name = item.get_text() if isinstance(item, Text) else "a legend"
+            problems.append(f"{name!r} is cut off at the edge of the figure")
     for n, ax in enumerate(fig.axes):
         box = ax.get_window_extent()
         for axis in (ax.xaxis, ax.yaxis):

@@ -114,3 +114,15 @@ def test_a_legend_with_no_free_place_goes_under_the_axes_with_its_title():
     assert legend.get_title().get_text() == "powers of x"
     assert legend.get_window_extent().y1 < ax.xaxis.label.get_window_extent().y0
     assert legend.get_window_extent().width <= fig.bbox.width
+
+
+def test_a_legend_put_under_the_axes_is_laid_out_again_for_the_phone():
+    fig, ax = plt.subplots(figsize=(lp.COLUMN, 2.2))
+    r = np.logspace(-1, 1, 50)
+    for k in range(3):
+        for sign in (-1, 1):
+            ax.loglog(r, r ** (sign * (k + 1)), label=f"$k = {k}$, a long label {sign}")
+    ax.legend(title="a title as long as the figure is wide on a phone")
+    png, meta = lp.figure_png(fig)
+    assert lp.figure_stamp(png)["problems"] == []
+    assert lp.figure_stamp(meta["phone"])["problems"] == []
