@@ -203,8 +203,9 @@ def tidy(fig) -> None:
     """Lay out what the reader has to read, at the figure's present size: a legend
     inside its axes that covers drawn data moves to the first of eight places where it
     covers none, or else under the axes (below its x label; the figure grows by its
-    height); tick labels that overlap are thinned (fewer major ticks, no minor labels
-    on a log axis)."""
+    height); a figure's legend below or above the panels that is wider than the figure
+    takes fewer columns; tick labels that overlap are thinned (fewer major ticks, no
+    minor labels on a log axis)."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
     fig.canvas.draw()
@@ -254,6 +255,28 @@ def tidy(fig) -> None:
             w, h = fig.get_size_inches()
             grown = legend.get_window_extent().height / fig.dpi + drop / 72
             fig.set_size_inches(w, h + grown)
+    for legend in list(fig.legends):  # a figure's legend wider than the figure
+        side = getattr(legend, "_outside_loc", None)  # loc="outside lower center"
+        fig.canvas.draw()
+        if side not in ("lower", "upper"):
+            continue
+        if legend.get_window_extent().width <= 0.98 * fig.bbox.width:
+            continue
+        texts = legend.get_texts()
+        handles, labels = legend.legend_handles, [t.get_text() for t in texts]
+        legend.remove()
+        for columns in range(len(labels) - 1, 0, -1):
+            legend = fig.legend(
+                handles,
+                labels,
+                loc=f"outside {side} center",
+                ncols=columns,
+                fontsize=texts[0].get_fontsize(),
+            )
+            fig.canvas.draw()
+            if legend.get_window_extent().width <= 0.98 * fig.bbox.width:
+                break
+            legend.remove()
     fig.canvas.draw()
     for ax in fig.axes:
         box = ax.get_window_extent()
@@ -338,19 +361,30 @@ def figure_report(fig) -> dict:
 
 
 def _png(fig, report: dict, layout: str, dpi: float) -> bytes:
+    """``fig`` as a PNG of 256 colours (a third of the bytes of a true-colour one, and
+    the same picture for line art), with ``report``, ``layout`` and ``dpi`` in its
+    ``lindiff-figure`` text chunk."""
     import io
     import json
 
-    stamp = dict(report, layout=layout, dpi=dpi)
+    from PIL import Image, PngImagePlugin
+
     buffer = io.BytesIO()
     fig.savefig(
         buffer,
         format="png",
         dpi=dpi,
         bbox_inches=fig.bbox_inches,  # the whole figure, which constrained layout fills
-        metadata={"Software": None, "lindiff-figure": json.dumps(stamp)},
     )
-    return buffer.getvalue()
+    image = Image.open(buffer).convert("RGB")
+    image = image.quantize(
+        256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
+    info = PngImagePlugin.PngInfo()
+    info.add_text("lindiff-figure", json.dumps(dict(report, layout=layout, dpi=dpi)))
+    out = io.BytesIO()
+    image.save(out, format="png", optimize=True, pnginfo=info)
+    return out.getvalue()
 
 
 def figure_stamp(png: bytes) -> dict | None:
