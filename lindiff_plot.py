@@ -199,7 +199,7 @@ def _overlapping(axis, box) -> bool:
     return bool(np.any(ext[:-1, hi] - ext[1:, lo] > 0.5))
 
 
-def tidy(fig) -> None:
+def tidy(fig, drawn: bool = False) -> None:
     """Lay out what the reader has to read, at the figure's present size: a legend
     inside its axes that covers drawn data moves to the first of eight places where it
     covers none, or else under the axes (below its x label; the figure grows by its
@@ -208,7 +208,9 @@ def tidy(fig) -> None:
     minor labels on a log axis)."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
-    fig.canvas.draw()
+    if not drawn:  # ``drawn``: laid out as it is now (by figure_report)
+        fig.draw_without_rendering()  # layout and positions, no pixels
+    moved = False
     for ax in fig.axes:
         legend = ax.get_legend()
         if legend is None or not legend.get_visible():
@@ -220,6 +222,7 @@ def tidy(fig) -> None:
         xy = _drawn_points(ax)
         if _covered(legend, xy) == 0 and not under:
             continue
+        moved = True
         for place in [] if under else _PLACES:
             legend.set_loc(place)
             if _covered(legend, xy) == 0:
@@ -257,11 +260,12 @@ def tidy(fig) -> None:
             fig.set_size_inches(w, h + grown)
     for legend in list(fig.legends):  # a figure's legend wider than the figure
         side = getattr(legend, "_outside_loc", None)  # loc="outside lower center"
-        fig.canvas.draw()
         if side not in ("lower", "upper"):
             continue
+        fig.draw_without_rendering()
         if legend.get_window_extent().width <= 0.98 * fig.bbox.width:
             continue
+        moved = True
         texts = legend.get_texts()
         handles, labels = legend.legend_handles, [t.get_text() for t in texts]
         legend.remove()
@@ -273,11 +277,12 @@ def tidy(fig) -> None:
                 ncols=columns,
                 fontsize=texts[0].get_fontsize(),
             )
-            fig.canvas.draw()
+            fig.draw_without_rendering()  # layout and positions, no pixels
             if legend.get_window_extent().width <= 0.98 * fig.bbox.width:
                 break
             legend.remove()
-    fig.canvas.draw()
+    if moved:
+        fig.draw_without_rendering()
     for ax in fig.axes:
         box = ax.get_window_extent()
         for axis in (ax.xaxis, ax.yaxis):
@@ -286,29 +291,26 @@ def tidy(fig) -> None:
             if axis.get_scale() == "log":
                 axis.set_minor_formatter(NullFormatter())
             for bins in (5, 4, 3, 2):
-                fig.canvas.draw()
+                fig.draw_without_rendering()  # layout and positions, no pixels
                 if not _overlapping(axis, box):
                     break
                 if axis.get_scale() == "linear":
                     axis.set_major_locator(MaxNLocator(nbins=bins))
-    fig.canvas.draw()
 
 
-def figure_report(fig) -> dict:
+def figure_report(fig, warned: list | None = None) -> dict:
     """What a reader could not read in ``fig`` as drawn at its own size: the smallest
     font (pt), tick labels that overlap, legends that cover drawn data, titles, labels
     or legends cut off at the figure's edge, and a layout that collapsed.
 
     Returns ``{"min_font_pt", "width_in", "problems"}``; ``problems`` lists each fault
-    in words (empty when there is none).
+    in words (empty when there is none). ``warned``: the figure was just drawn, with
+    these warnings (it is not laid out again).
     """
-    import warnings
-
     from matplotlib.text import Text
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fig.canvas.draw()
+    if warned is None:
+        warned = _laid_out(fig.draw_without_rendering)
     page = fig.bbox
     sizes = [
         t.get_fontsize()
@@ -318,7 +320,7 @@ def figure_report(fig) -> dict:
         and _inside(np.array([t.get_window_extent().extents]), page)[0]
     ]
     problems = [
-        f"layout: {w.message}" for w in caught if "constrained_layout" in str(w.message)
+        f"layout: {w.message}" for w in warned if "constrained_layout" in str(w.message)
     ]
     words = [fig._suptitle, *fig.legends] if fig._suptitle else list(fig.legends)
     for ax in fig.axes:
@@ -360,22 +362,47 @@ def figure_report(fig) -> dict:
     }
 
 
-def _png(fig, report: dict, layout: str, dpi: float) -> bytes:
+def _laid_out(draw) -> list:
+    """Call ``draw`` (which lays the figure out); the warnings it gave."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw()
+    return caught
+
+
+def _png(fig, layout: str, dpi: float) -> bytes:
     """``fig`` as a PNG of 256 colours (a third of the bytes of a true-colour one, and
-    the same picture for line art), with ``report``, ``layout`` and ``dpi`` in its
-    ``lindiff-figure`` text chunk."""
+    the same picture for line art), with its :func:`figure_report` (after
+    :func:`tidy` if the report found a problem), ``layout`` and ``dpi`` in its
+    ``lindiff-figure`` text chunk. The drawing lays the figure out for the report."""
     import io
     import json
 
     from PIL import Image, PngImagePlugin
 
     buffer = io.BytesIO()
-    fig.savefig(
-        buffer,
-        format="png",
-        dpi=dpi,
-        bbox_inches=fig.bbox_inches,  # the whole figure, which constrained layout fills
-    )
+
+    def draw():
+        buffer.seek(0)
+        buffer.truncate()
+        fig.savefig(
+            buffer,
+            format="png",
+            dpi=dpi,
+            bbox_inches=fig.bbox_inches,  # the whole figure, laid out to fill it
+        )
+
+    screen = fig.dpi
+    fig.set_dpi(dpi)  # the report measures the drawing as it was drawn
+    try:
+        report = figure_report(fig, _laid_out(draw))
+        if report["problems"]:
+            tidy(fig, drawn=True)
+            report = figure_report(fig, _laid_out(draw))
+    finally:
+        fig.set_dpi(screen)
     image = Image.open(buffer).convert("RGB")
     image = image.quantize(
         256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
@@ -507,11 +534,9 @@ def figure_png(fig, encode: bool = False, density: int = DENSITY):
     import base64
 
     dpi = density * _PX_PER_INCH
-    tidy(fig)
-    wide = _png(fig, figure_report(fig), "desktop", dpi)
+    wide = _png(fig, "desktop", dpi)
     with _PhoneLayout(fig, PHONE):
-        tidy(fig)
-        phone = _png(fig, figure_report(fig), "phone", dpi)
+        phone = _png(fig, "phone", dpi)
     widths = [int.from_bytes(b[16:20], "big") // density for b in (wide, phone)]
     if encode:
         wide, phone = (base64.b64encode(b).decode() for b in (wide, phone))
