@@ -17,7 +17,6 @@ __all__ = [
     "METRICS",
     "COLUMN",
     "PHONE",
-    "MIN_FONT_PT",
     "use_style",
     "tidy",
     "figure_report",
@@ -56,8 +55,6 @@ METRICS = [
 #: every figure is also drawn a second time, ``PHONE`` inches wide with its panels in
 #: the columns that fit (:func:`figure_png`), for narrow screens.
 COLUMN, PHONE = 7.0, 3.55
-#: The smallest text a figure may show, in pt at the size it is displayed.
-MIN_FONT_PT = 8.0
 #: Pixels stored per CSS pixel in a figure's PNG (sharp on high-density screens).
 DENSITY = 2
 _PX_PER_INCH = 96
@@ -106,13 +103,13 @@ def use_style() -> None:
     formatter.for_type(Figure, lambda fig: figure_png(fig, encode=True))
 
 
-def _inside(extents, box, pad=0.5):
-    """Which of the boxes ``extents`` (n x 4: x0, y0, x1, y1) lie within ``box``."""
+def _in(xy, box):
+    """Which of the points ``xy`` (n x 2, pixels) lie inside ``box``."""
     return (
-        (extents[:, 2] > box.x0 - pad)
-        & (extents[:, 0] < box.x1 + pad)
-        & (extents[:, 3] > box.y0 - pad)
-        & (extents[:, 1] < box.y1 + pad)
+        (xy[:, 0] > box.x0)
+        & (xy[:, 0] < box.x1)
+        & (xy[:, 1] > box.y0)
+        & (xy[:, 1] < box.y1)
     )
 
 
@@ -145,15 +142,7 @@ def _drawn_points(ax, step=2.0):
     if not chunks:
         return np.empty((0, 2))
     xy = np.concatenate(chunks)
-    xy = xy[np.isfinite(xy).all(axis=1)]
-    box = ax.get_window_extent()
-    keep = (
-        (xy[:, 0] >= box.x0)
-        & (xy[:, 0] <= box.x1)
-        & (xy[:, 1] >= box.y0)
-        & (xy[:, 1] <= box.y1)
-    )
-    return xy[keep]
+    return xy[_in(xy, ax.get_window_extent())]
 
 
 _PLACES = [
@@ -169,15 +158,8 @@ _PLACES = [
 
 
 def _covered(legend, xy) -> int:
-    box = legend.get_window_extent().padded(-1)
-    return int(
-        np.sum(
-            (xy[:, 0] > box.x0)
-            & (xy[:, 0] < box.x1)
-            & (xy[:, 1] > box.y0)
-            & (xy[:, 1] < box.y1)
-        )
-    )
+    """How many of the points ``xy`` the legend covers (1 px inside its edge)."""
+    return int(np.sum(_in(xy, legend.get_window_extent().padded(-1))))
 
 
 def _overlapping(axis, box) -> bool:
@@ -230,9 +212,9 @@ def tidy(fig, drawn: bool = False) -> None:
         else:  # under the axes and its x label: two columns, or one if two are too wide
             from matplotlib.transforms import offset_copy
 
-            under = [ax.xaxis.label, *ax.xaxis.get_ticklabels()]
+            below = [ax.xaxis.label, *ax.xaxis.get_ticklabels()]
             low = min(
-                (t.get_window_extent().y0 for t in under if t.get_text().strip()),
+                (t.get_window_extent().y0 for t in below if t.get_text().strip()),
                 default=ax.bbox.y0,
             )
             drop = (ax.bbox.y0 - low) * 72 / fig.dpi + 2  # points
@@ -317,7 +299,7 @@ def figure_report(fig, warned: list | None = None) -> dict:
         for t in fig.findobj(Text)
         if t.get_visible()
         and t.get_text().strip()
-        and _inside(np.array([t.get_window_extent().extents]), page)[0]
+        and t.get_window_extent().overlaps(page)
     ]
     problems = [
         f"layout: {w.message}" for w in warned if "constrained_layout" in str(w.message)
@@ -471,18 +453,22 @@ class _PhoneLayout:
         pw, ph = w / ncols, h / nrows
         widest = max(1, min(ncols, int(self.width / pw + 0.05)))
 
-        def fits(k):  # every panel within one block of k columns
-            return all(
-                s.colspan.stop <= (s.colspan.start // k + 1) * k
-                for s in placed.values()
-            )
+        def within(s, k):  # the panel lies within one block of k columns
+            return s.colspan.stop <= (s.colspan.start // k + 1) * k
 
-        k = next((k for k in range(widest, 0, -1) if fits(k)), widest)
+        k = next(
+            (
+                k
+                for k in range(widest, 0, -1)
+                if all(within(s, k) for s in placed.values())
+            ),
+            widest,
+        )
         blocks = -(-ncols // k)
         layout, extra = [], 0
         for ax, s in placed.items():
             b = s.colspan.start // k
-            if s.colspan.stop <= (b + 1) * k:  # within one block of columns
+            if within(s, k):
                 rows = slice(b * nrows + s.rowspan.start, b * nrows + s.rowspan.stop)
                 cols = slice(s.colspan.start - b * k, s.colspan.stop - b * k)
                 layout.append((ax, rows, cols))
@@ -498,10 +484,10 @@ class _PhoneLayout:
         image = [0.0] * total  # None: a row with a plot
         for ax, rows, cols in layout:
             for r in range(rows.start, rows.stop):
-                if ax.get_aspect() == "auto" or len(range(rows.start, rows.stop)) > 1:
+                if ax.get_aspect() == "auto" or rows.stop - rows.start > 1:
                     image[r] = None
                 elif image[r] is not None:  # its width times its aspect, and labels
-                    wide = len(range(cols.start, cols.stop)) * self.width / k
+                    wide = (cols.stop - cols.start) * self.width / k
                     tall = wide * ax.get_data_ratio() * ax.get_aspect() + 0.3
                     image[r] = max(image[r], tall)
         heights = [plot if f is None else max(f, 0.05) for f in image]

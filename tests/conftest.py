@@ -54,3 +54,16 @@ def assert_fails(check):
 @pytest.fixture
 def sched():
     return SCHED
+
+
+# The smallest text a figure may show, in pt as displayed (tests of the stored figures
+# and the browser check).
+MIN_FONT_PT = 8.0
+
+
+def shown_pt(stamp: dict, natural_px: float, shown_px: float) -> float:
+    """The smallest text of a figure in pt as displayed: the font it was drawn with
+    (``stamp``, from lindiff_plot.figure_stamp) at ``stamp["dpi"]`` pixels per inch,
+    an image ``natural_px`` pixels wide shown ``shown_px`` CSS pixels wide (96 per
+    inch, 72 pt per inch)."""
+    return stamp["min_font_pt"] * stamp["dpi"] / 96 * shown_px / natural_px

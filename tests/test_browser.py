@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import MIN_FONT_PT, shown_pt
 
 pytestmark = pytest.mark.browser
 
@@ -133,13 +134,10 @@ def _small_text(figures: list[dict], width: int) -> list[str]:
         if stamp is None:
             bad.append(f"{name}: not drawn by lindiff_plot.figure_png")
             continue
-        pt = stamp["min_font_pt"] * stamp["dpi"] / 96 * f["shown"] / f["natural"]
+        pt = shown_pt(stamp, f["natural"], f["shown"])
         if pt < MIN_FONT_PT:
             bad.append(f"{name}: {pt:.1f} pt at {width} px ({stamp['layout']} drawing)")
     return bad
-
-
-MIN_FONT_PT = 8.0
 
 
 # Runs in the page after load: wait for MathJax, then report what is wrong.

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import MIN_FONT_PT, shown_pt
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [ROOT / "intro.ipynb"] + sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -130,7 +131,6 @@ def test_a_downloaded_notebook_says_what_it_needs(path):
 # Where the book shows its figures: the article column at 1280 px and at 390 px (the
 # browser check measures the sizes actually displayed).
 COLUMN_PX = {"desktop": 672, "phone": 342}
-MIN_FONT_PT = 8.0
 
 
 def _figures(nb):
@@ -153,8 +153,9 @@ def _figures(nb):
 
 def _reading_size(stamp, png, layout):
     """The smallest text of a figure in pt as shown in the column of ``layout``."""
-    css = int.from_bytes(png[16:20], "big") * 96 / stamp["dpi"]
-    return stamp["min_font_pt"] * min(1.0, COLUMN_PX[layout] / css)
+    natural = int.from_bytes(png[16:20], "big")
+    css = natural * 96 / stamp["dpi"]  # the width it is drawn for, in CSS px
+    return shown_pt(stamp, natural, min(css, COLUMN_PX[layout]))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
