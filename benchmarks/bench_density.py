@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 import lindiff_core as ld
+from lindiff.rmt import density
 from timing import timed
 
 
@@ -28,9 +29,9 @@ def main(d=1000, points=200):
         for r in (0.25, 2.0):
             N = int(r * d)
             print(f"d = {d}, k = {k:g}, N/d = {r:g}:")
-            ld._SPECTRAL_CACHE.clear()
+            density.clear_cache()
             timed(lambda: ld.limiting_density(lam, N), "limiting density")
-            ld._SPECTRAL_CACHE.clear()
+            density.clear_cache()
             gammas = np.logspace(-5, 1, points)
             pm, t_gamma = timed(
                 lambda: ld.predict_metrics(lam, N, sched, weight_decay=gammas),

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 import lindiff_core as ld
-import lindiff_nn as nn
+from lindiff import nn
 from timing import timed
 
 

@@ -7,7 +7,7 @@
 3. For comparison, the usual road at d = 256, N = 128: Monte-Carlo sampling through
    the reverse chain, its time, and the accuracy of the covariance and of the KL it
    reaches, next to the exact road's time and accuracy (against a dense propagation
-   of the covariance through the T affine steps, ``lindiff_reference.dense_generated``).
+   of the covariance through the T affine steps, ``lindiff.reference.dense_generated``).
 
 ``--tiny`` runs the same code at sizes divided by 64 (a smoke test).
 """
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 from timing import timed
 
 

@@ -6,7 +6,7 @@ the renormalized ridge kappa over 200 ridges c; the KL divergence, the missing
 variance and the summed train and test losses over 200 sample sizes N (each
 summed loss needs the root for every one of the T = 1000 steps: 200 000 roots).
 Then the ratio of ``scipy.optimize.elementwise.find_root`` (Chandrupatla, no
-derivative; ``lindiff_reference.kappa_find_root``) to the core's bracketed Newton
+derivative; ``lindiff.reference.kappa_find_root``) to the core's bracketed Newton
 iteration on the same roots, with the largest relative difference between them.
 
 ``--tiny`` runs the same code at d = 32 with 20-point sweeps (a smoke test).
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 from timing import timed
 
 

@@ -3,7 +3,7 @@
     python scripts/margins.py [--kernels Haswell Sandybridge ...] [--notebooks ...]
     (make margins)
 
-A rounding check (``lindiff_checks.close`` and the other checks of kind "rounding")
+A rounding check (``lindiff.checks.close`` and the other checks of kind "rounding")
 must leave at least a factor 100 between its limit and the error measured, because
 other CPUs round differently. OpenBLAS picks its kernels at run time; the
 environment variable ``OPENBLAS_CORETYPE`` forces older ones, so one machine can
@@ -32,7 +32,7 @@ REQUIRED = 100.0
 # Code run first in every kernel and pytest session: wrap Check creation to record it.
 RECORDER = """
 import json as _json, os as _os, atexit as _atexit
-import lindiff_checks as _lc
+from lindiff import checks as _lc
 _records = []
 _init = _lc.Check.__init__
 def _recording_init(self, *args, **kwargs):

@@ -1,11 +1,11 @@
 """Shared helpers of the test suite.
 
 Tolerances. A rounding comparison goes through :func:`assert_close` (that is,
-``lindiff_checks.close``), and its tolerance is derived next to it from the size of the
+``lindiff.checks.close``), and its tolerance is derived next to it from the size of the
 computation, the machine epsilon ``EPS`` and the conditioning of the problem; each is at
 least 100 times above the error measured on this project's machines under several BLAS
 kernels (``make margins`` re-measures and lists every margin). A statistical comparison
-goes through a function of ``lindiff_checks`` with a stated false-alarm rate.
+goes through a function of ``lindiff.checks`` with a stated false-alarm rate.
 """
 
 import numpy as np
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import settings
 
 
-import lindiff_checks as lc
+from lindiff import checks as lc
 import lindiff_core as ld
 
 # Property tests draw their examples from a fixed seed, so that every run checks the
@@ -63,7 +63,7 @@ MIN_FONT_PT = 8.0
 
 def shown_pt(stamp: dict, natural_px: float, shown_px: float) -> float:
     """The smallest text of a figure in pt as displayed: the font it was drawn with
-    (``stamp``, from lindiff_plot.figure_stamp) at ``stamp["dpi"]`` pixels per inch,
+    (``stamp``, from lindiff.layout.figure_stamp) at ``stamp["dpi"]`` pixels per inch,
     an image ``natural_px`` pixels wide shown ``shown_px`` CSS pixels wide (96 per
     inch, 72 pt per inch)."""
     return stamp["min_font_pt"] * stamp["dpi"] / 96 * shown_px / natural_px

@@ -8,7 +8,7 @@ import pytest
 from conftest import SCHED
 
 import lindiff_core as ld
-import lindiff_nn as nn
+from lindiff import nn
 
 _X = np.random.default_rng(0).standard_normal((5, 3))
 _DEN = ld.fit_linear_denoiser(_X, SCHED)
@@ -222,7 +222,7 @@ BAD_INPUTS = [
     ("hi", lambda: ld.fit_power_law(np.ones(5), 3, 3)),
     ("lo", lambda: ld.fit_power_law(np.ones(5), 0, 3)),
     ("eigenvalues", lambda: ld.fit_power_law(np.array([1.0, 0.5, 0.0]), 1, 3)),
-    # the networks of lindiff_nn
+    # the networks of lindiff.nn
     ("sched", lambda: nn.train_per_step(_X, "schedule")),
     ("X", lambda: nn.train_per_step(np.ones(3), _TINY)),
     ("X", lambda: nn.train_shared(np.full((3, 2), np.nan), _TINY)),

@@ -123,16 +123,16 @@ def _image_bytes(src: str) -> bytes:
 def _small_text(figures: list[dict], width: int) -> list[str]:
     """Figures whose smallest text shows under MIN_FONT_PT at this width: the font the
     figure was drawn with (its stamp) times the scale it is displayed at."""
-    import lindiff_plot as lp
+    from lindiff import layout
 
     bad = []
     for f in figures:
         if not f["figure"]:
             continue
-        stamp = lp.figure_stamp(_image_bytes(f["src"]))
+        stamp = layout.figure_stamp(_image_bytes(f["src"]))
         name = f["src"][-40:] if not f["src"].startswith("data:") else "explorer frame"
         if stamp is None:
-            bad.append(f"{name}: not drawn by lindiff_plot.figure_png")
+            bad.append(f"{name}: not drawn by lindiff.layout.figure_png")
             continue
         pt = shown_pt(stamp, f["natural"], f["shown"])
         if pt < MIN_FONT_PT:
@@ -291,7 +291,7 @@ def test_page(browser, server, page, how):
         assert r["rendered"] > 0, f"{rel}: {r['widgets']} widget views, none rendered"
 
 
-# Every control of every explorer (lindiff_plot.Explorer) is moved to another value; the
+# Every control of every explorer (lindiff.plot.Explorer) is moved to another value; the
 # figure (or the note shown instead of it) must change, without a kernel.
 _EXPLORE = """() => {
   const report = [];

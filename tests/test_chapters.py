@@ -160,15 +160,15 @@ def _reading_size(stamp, png, layout):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_figure_reads_at_the_size_shown(path):
-    """Each figure was drawn twice (lindiff_plot.figure_png) and reads in both
+    """Each figure was drawn twice (lindiff.layout.figure_png) and reads in both
     columns: no text under 8 pt, no overlapping tick labels, no legend on the data."""
-    import lindiff_plot as lp
+    from lindiff.layout import figure_stamp
 
     seen = 0
-    for where, png, layout in _figures(_load(path)):
-        stamp = lp.figure_stamp(png)
-        assert stamp is not None, f"{where}: a figure without its report ({layout})"
-        assert layout in (None, stamp["layout"]), f"{where}: {stamp['layout']}"
+    for where, png, drawing in _figures(_load(path)):
+        stamp = figure_stamp(png)
+        assert stamp is not None, f"{where}: a figure without its report ({drawing})"
+        assert drawing in (None, stamp["layout"]), f"{where}: {stamp['layout']}"
         assert stamp["problems"] == [], f"{where} ({stamp['layout']}): " + "; ".join(
             stamp["problems"]
         )
@@ -186,7 +186,8 @@ def test_the_reading_size_check_fails_on_a_figure_too_wide_or_too_small():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import lindiff_plot as lp
+    from lindiff import layout
+    from lindiff import plot as lp
 
     lp.use_style()
     sizes = {}
@@ -194,9 +195,9 @@ def test_the_reading_size_check_fails_on_a_figure_too_wide_or_too_small():
         fig, ax = plt.subplots(figsize=(width, 3))
         ax.plot([1, 2, 3], [1, 4, 9])
         ax.set_xlabel("x", fontsize=font)
-        png, meta = lp.figure_png(fig)
+        png, meta = layout.figure_png(fig)
         plt.close(fig)
-        sizes[width, font] = _reading_size(lp.figure_stamp(png), png, "desktop")
+        sizes[width, font] = _reading_size(layout.figure_stamp(png), png, "desktop")
     assert sizes[lp.COLUMN, 9] >= MIN_FONT_PT
     assert sizes[9.5, 9] < MIN_FONT_PT  # shrunk to the column: 6.6 pt
     assert sizes[lp.COLUMN, 7] < MIN_FONT_PT

@@ -1,7 +1,7 @@
 """The verification checks themselves: their false-alarm rates, and that each catches a
 wrong answer.
 
-Each chapter's headline check is a function of ``lindiff_checks`` (or a rounding
+Each chapter's headline check is a function of ``lindiff.checks`` (or a rounding
 comparison with the chapter's tolerance). Here every one of them is fed the right
 answer, where it must pass, and a wrong answer of the size that matters, where it
 must fail: a check that cannot fail proves nothing.
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import SCHED, assert_fails, assert_passes, problem
 
-import lindiff_checks as lc
+from lindiff import checks as lc
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 
 # ------------------------------------------------------------------- null distributions
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import SCHED, STEPS, assert_close, problem
 
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 
 
 @pytest.mark.parametrize(

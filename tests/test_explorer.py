@@ -1,4 +1,4 @@
-"""The static explorer of the chapters (lindiff_plot.Explorer)."""
+"""The static explorer of the chapters (lindiff.plot.Explorer)."""
 
 import matplotlib
 
@@ -6,7 +6,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-import lindiff_plot as lp  # noqa: E402
+from lindiff import layout  # noqa: E402
+from lindiff import plot as lp  # noqa: E402
 
 
 def draw(a=1.0, kind="line"):
@@ -32,7 +33,7 @@ def test_one_figure_per_combination_and_notes_for_the_rest():
     html = ex._repr_html_()
     assert html.count('data-control="a"') == 1 and "<select" in html
     # each figure twice, drawn for the desktop column and for a phone's
-    assert all(lp.figure_stamp(f)["layout"] == "phone" for f in ex.phones[2:])
+    assert all(layout.figure_stamp(f)["layout"] == "phone" for f in ex.phones[2:])
     assert html.count("data:image/png;base64,") == 8 and ex.weight == len(html.encode())
     assert plt.get_fignums() == []  # every figure was closed, none shown
 

@@ -1,4 +1,4 @@
-"""The book's figures as shown (lindiff_plot.figure_png, figure_report): the report
+"""The book's figures as shown (lindiff.layout.figure_png, figure_report): the report
 finds what a reader could not read, and the phone layout stacks panels."""
 
 import matplotlib
@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import lindiff_plot as lp  # noqa: E402
+from lindiff import layout  # noqa: E402
+from lindiff import plot as lp  # noqa: E402
 
 lp.use_style()
 
@@ -31,7 +32,7 @@ def test_a_clean_figure_has_no_problems():
     fig, ax = plt.subplots()
     _lines(ax)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.25), ncols=2)
-    report = lp.figure_report(fig)
+    report = layout.figure_report(fig)
     assert report["problems"] == [] and report["min_font_pt"] == 9
 
 
@@ -39,7 +40,7 @@ def test_a_legend_on_the_data_is_found():
     fig, ax = plt.subplots()
     _lines(ax)
     ax.legend(loc="center")  # where the two lines cross
-    (problem,) = lp.figure_report(fig)["problems"]
+    (problem,) = layout.figure_report(fig)["problems"]
     assert "legend covers" in problem
 
 
@@ -47,7 +48,7 @@ def test_colliding_tick_labels_are_found():
     fig, ax = plt.subplots(figsize=(2, 2))
     _lines(ax)
     ax.set_xticks(np.linspace(0, 1, 11), [f"{v:.3f}" for v in np.linspace(0, 1, 11)])
-    problems = lp.figure_report(fig)["problems"]
+    problems = layout.figure_report(fig)["problems"]
     assert any("x tick labels overlap" in p for p in problems)
 
 
@@ -55,18 +56,20 @@ def test_the_smallest_font_is_reported():
     fig, ax = plt.subplots()
     _lines(ax)
     ax.set_title("small", fontsize=6)
-    assert lp.figure_report(fig)["min_font_pt"] == 6
+    assert layout.figure_report(fig)["min_font_pt"] == 6
 
 
 def test_the_phone_layout_stacks_the_panels_and_restores_the_figure():
     fig, axes = plt.subplots(1, 3, figsize=(lp.COLUMN, 2.8), sharey=True)
     for ax in axes:
         _lines(ax)
-    png, meta = lp.figure_png(fig)
-    phone = lp.figure_stamp(meta["phone"])
-    assert lp.figure_stamp(png)["layout"] == "desktop" and phone["layout"] == "phone"
+    png, meta = layout.figure_png(fig)
+    phone = layout.figure_stamp(meta["phone"])
+    assert (
+        layout.figure_stamp(png)["layout"] == "desktop" and phone["layout"] == "phone"
+    )
     assert meta["width"] == round(lp.COLUMN * 96)  # CSS px, the PNG holds twice as many
-    assert int.from_bytes(png[16:20], "big") == lp.DENSITY * meta["width"]
+    assert int.from_bytes(png[16:20], "big") == layout.DENSITY * meta["width"]
     # three panels, one above the other: taller than wide
     h = int.from_bytes(meta["phone"][20:24], "big")
     assert h > 2 * int.from_bytes(meta["phone"][16:20], "big")
@@ -82,7 +85,7 @@ def test_a_plain_png_has_no_stamp():
     fig, ax = plt.subplots()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    assert lp.figure_stamp(buffer.getvalue()) is None
+    assert layout.figure_stamp(buffer.getvalue()) is None
 
 
 def test_tidy_moves_a_legend_off_the_data_and_thins_crowded_ticks():
@@ -92,11 +95,11 @@ def test_tidy_moves_a_legend_off_the_data_and_thins_crowded_ticks():
     ax.set_xlim(0, 1e5)
     ax.plot([0, 1e5], [0.5, 0.5])
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=12))
-    before = lp.figure_report(fig)["problems"]
+    before = layout.figure_report(fig)["problems"]
     assert any("legend covers" in p for p in before)
     assert any("x tick labels overlap" in p for p in before)
-    lp.tidy(fig)
-    assert lp.figure_report(fig)["problems"] == []
+    layout.tidy(fig)
+    assert layout.figure_report(fig)["problems"] == []
 
 
 def test_a_legend_with_no_free_place_goes_under_the_axes_with_its_title():
@@ -107,10 +110,10 @@ def test_a_legend_with_no_free_place_goes_under_the_axes_with_its_title():
     ax.plot(x, 1 - x**0.2, label="falling")
     ax.set_xlabel("x")
     ax.legend(title="powers of x", fontsize=9)
-    assert any("legend covers" in p for p in lp.figure_report(fig)["problems"])
-    lp.tidy(fig)
+    assert any("legend covers" in p for p in layout.figure_report(fig)["problems"])
+    layout.tidy(fig)
     legend = ax.get_legend()
-    assert lp.figure_report(fig)["problems"] == []
+    assert layout.figure_report(fig)["problems"] == []
     assert legend.get_title().get_text() == "powers of x"
     assert legend.get_window_extent().y1 < ax.xaxis.label.get_window_extent().y0
     assert legend.get_window_extent().width <= fig.bbox.width
@@ -123,6 +126,6 @@ def test_a_legend_put_under_the_axes_is_laid_out_again_for_the_phone():
         for sign in (-1, 1):
             ax.loglog(r, r ** (sign * (k + 1)), label=f"$k = {k}$, a long label {sign}")
     ax.legend(title="a title as long as the figure is wide on a phone")
-    png, meta = lp.figure_png(fig)
-    assert lp.figure_stamp(png)["problems"] == []
-    assert lp.figure_stamp(meta["phone"])["problems"] == []
+    png, meta = layout.figure_png(fig)
+    assert layout.figure_stamp(png)["problems"] == []
+    assert layout.figure_stamp(meta["phone"])["problems"] == []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import EPS, SCHED, assert_close, assert_passes
 
-import lindiff_checks as lc
+from lindiff import checks as lc
 import lindiff_core as ld
 
 # ----------------------------------------------------------------------------- schedule

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import SCHED, assert_close, assert_passes, problem
 
-import lindiff_checks as lc
+from lindiff import checks as lc
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 
 
 def _random_gaussian(rng, d, form):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import SCHED, STEPS, assert_close, assert_passes, problem
 
-import lindiff_checks as lc
+from lindiff import checks as lc
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 
 
 @pytest.mark.parametrize("N,d,gamma", [(5, 8, 0.0), (30, 6, 0.02), (2, 5, 0.0)])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lindiff_core as ld
-import lindiff_nn as nn
+from lindiff import nn
 
 TINY = ld.linear_schedule(T=10, beta_min=1e-3, beta_max=0.2)
 X = np.random.default_rng(40).standard_normal((6, 3))
@@ -53,7 +53,7 @@ def test_numpy_forward_is_the_trained_per_step_network(per_step):
     x = np.random.default_rng(41).standard_normal((5, 3))
     p = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in per_step.params.items()}
     xs = jnp.broadcast_to(jnp.asarray(x, dtype=jnp.float32), (TINY.T, 5, 3))
-    out = np.asarray(nn._per_step_forward(p, xs))
+    out = np.asarray(nn.per_step_forward(p, xs))
     for t in [1, 5, 10]:
         # float32 forward of O(1) numbers against float64: 1e-6 relative, 1e-4 leaves
         # 100x
@@ -65,9 +65,9 @@ def test_numpy_forward_is_the_trained_shared_network(shared):
     x = np.random.default_rng(42).standard_normal((5, 3))
     p = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in shared.params.items()}
     for t in [1, 5, 10]:
-        emb = nn._embedding(jnp.full((5,), float(t)), TINY.T, shared.embedding)
+        emb = nn.time_embedding(jnp.full((5,), float(t)), TINY.T, shared.embedding)
         h = jnp.concatenate([jnp.asarray(x, dtype=jnp.float32), emb], axis=1)
-        ref = np.asarray(nn._shared_forward(p, h, shared.depth))
+        ref = np.asarray(nn.shared_forward(p, h, shared.depth))
         assert np.max(np.abs(shared.eps(x, t) - ref)) < 1e-4 * np.max(np.abs(ref))
 
 

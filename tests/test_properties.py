@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 
 SEEDS = st.integers(0, 2**32 - 1)
 

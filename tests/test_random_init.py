@@ -5,9 +5,9 @@ import pytest
 from conftest import EPS, SCHED, assert_close, assert_fails, assert_passes
 from scipy.linalg import expm
 
-import lindiff_checks as lc
+from lindiff import checks as lc
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 
 D, N = 7, 4
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from conftest import SCHED, assert_close, assert_fails
 
-import lindiff_checks as lc
+from lindiff import checks as lc
 import lindiff_core as ld
+from lindiff.rmt.contour import Contour
 
 
 def marchenko_pastur(x, d, N):
@@ -60,8 +61,7 @@ def test_traces_of_chapter_5_by_a_second_road(k, ratio):
 def test_contour_road_against_the_density_road():
     d, N = 300, 120
     lam = ld.power_law_spectrum(d, 1.0)
-    spec = ld._spectral(lam, N)
-    con = ld._Contour(spec, 1e-3)
+    con = Contour(ld.LimitingSpectrum(lam, N), 1e-3)
     for weights in [None, lam, 1 / lam]:
         for c in [2e-3, 0.5]:
             by_density = ld.typical_average(lambda x: 1 / (x + c), lam, N, weights)

@@ -68,6 +68,6 @@ def test_chapters_script_executes_writes_figures_and_extracts_code(notebook, tmp
 
 
 def test_the_core_does_not_import_jax():
-    code = "import sys, lindiff_core, lindiff_checks, lindiff_reference, lindiff_plot\n"
+    code = "import sys, lindiff_core, lindiff.checks, lindiff.reference, lindiff.plot\n"
     code += "assert not any(m.split('.')[0] in ('jax', 'optax') for m in sys.modules)"
     _run("-c", code)

@@ -8,7 +8,7 @@ from scipy import stats
 from conftest import SCHED, assert_close
 
 import lindiff_core as ld
-import lindiff_reference as ref
+from lindiff import reference as ref
 
 # The solver stops when |f| is at the rounding level of the terms summed in f (32 EPS
 # times their size, up to d times |f|'s own scale) or the bracket has shrunk to 1e-13

@@ -16,7 +16,7 @@ batch, with Adam:
 Training is jit-compiled, seeded and deterministic on a given machine. A trained network
 is a frozen dataclass of numpy arrays whose ``eps(x, t)`` (numpy in, numpy out, float64;
 computed in float32, the precision the network was trained in)
-plugs into :func:`lindiff_core.run_chain`, the chain every denoiser of the book shares.
+plugs into :func:`lindiff.chain.run_chain`, the chain every denoiser of the book shares.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import lindiff_core as ld
+from lindiff._validate import _array, _integer, _real
+from lindiff.schedule import Schedule, _check_schedule
 
 __all__ = ["PerStepNetwork", "SharedNetwork", "train_per_step", "train_shared"]
 
@@ -40,21 +41,21 @@ def _setup(X, sched, batch, n_steps, learning_rate, seed, checkpoints):
     power of two (at least 256), and the number ``N`` of true rows is passed to the
     compiled program as data, so that one compilation serves every training set of up to
     256 points (the padded rows are never drawn)."""
-    sched = ld._check_schedule(sched)
-    X = ld._array("X", X, ndim=2)
+    sched = _check_schedule(sched)
+    X = _array("X", X, ndim=2)
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
             f"X: expected at least one point and one column, got {X.shape}"
         )
-    ld._integer("batch", batch, low=1)
-    ld._integer("n_steps", n_steps, low=1)
-    ld._integer("seed", seed, low=0)
-    ld._integer("checkpoints", checkpoints, low=1)
+    _integer("batch", batch, low=1)
+    _integer("n_steps", n_steps, low=1)
+    _integer("seed", seed, low=0)
+    _integer("checkpoints", checkpoints, low=1)
     if n_steps % checkpoints:
         raise ValueError(
             f"checkpoints: expected a divisor of n_steps = {n_steps}, got {checkpoints}"
         )
-    ld._real("learning_rate", learning_rate, low=0.0, low_open=True)
+    _real("learning_rate", learning_rate, low=0.0, low_open=True)
     N = X.shape[0]
     rows = max(256, 1 << (N - 1).bit_length())
     padded = np.zeros((rows, X.shape[1]), dtype=np.float32)
@@ -113,7 +114,7 @@ def _trained(history, losses):
 
 def _check_step(sched, x, t, d):
     t = sched.check_step(t)
-    x = ld._array("x", x, ndim=2)
+    x = _array("x", x, ndim=2)
     if x.shape[1] != d:
         raise ValueError(f"x: expected shape (n, {d}), got {x.shape}")
     return x, t
@@ -127,7 +128,7 @@ class _Network:
 
     history: tuple
     losses: np.ndarray
-    schedule: ld.Schedule
+    schedule: Schedule
 
     @property
     def params(self) -> dict:
@@ -143,7 +144,7 @@ class _Network:
         """The same network after stretch ``i`` of training: ``history[: i + 1]`` and
         the losses of its ``trained_steps[i]`` Adam steps."""
         k = len(self.history)
-        i = ld._integer("i", i, low=0)
+        i = _integer("i", i, low=0)
         if i >= k:
             raise ValueError(f"i: expected a checkpoint index below {k}, got {i}")
         n = self.losses.size // k
@@ -177,7 +178,7 @@ class PerStepNetwork(_Network):
         return (h @ p["A"].T + p["e"]).astype(float)
 
 
-def _per_step_forward(p, x):
+def per_step_forward(p, x):
     """``x``: (T, m, d) -> (T, m, d), network t applied to x[t]."""
     h = jax.nn.relu(jnp.einsum("tmd,twd->tmw", x, p["B"]) + p["c"][:, None, :])
     return jnp.einsum("tmw,tdw->tmd", h, p["A"]) + p["e"][:, None, :]
@@ -190,12 +191,12 @@ def _per_step_loss(p, key, data, batch):
     x0 = X[jax.random.randint(k_i, (T, batch), 0, N)]  # (T, batch, d)
     z = jax.random.normal(k_z, (T, batch, d))
     xt = root_a[:, None, None] * x0 + root_s[:, None, None] * z
-    return jnp.mean(jnp.sum((z - _per_step_forward(p, xt)) ** 2, axis=-1))
+    return jnp.mean(jnp.sum((z - per_step_forward(p, xt)) ** 2, axis=-1))
 
 
 def train_per_step(
     X,
-    sched: ld.Schedule,
+    sched: Schedule,
     width: int | None = None,
     n_steps: int = 2000,
     batch: int = 64,
@@ -216,7 +217,7 @@ def train_per_step(
     sched, N, d, data = _setup(
         X, sched, batch, n_steps, learning_rate, seed, checkpoints
     )
-    w = d if width is None else ld._integer("width", width, low=1)
+    w = d if width is None else _integer("width", width, low=1)
     T = sched.T
     k_a, k_b, key = jax.random.split(jax.random.PRNGKey(seed), 3)
     params = {
@@ -243,7 +244,7 @@ def train_per_step(
 # ---------------------------------------------------------------------------
 
 
-def _embedding(t, T, size):
+def time_embedding(t, T, size):
     """Sinusoidal embedding of the step: ``sin`` and ``cos`` of ``t/T`` at ``size/2``
     geometrically spaced frequencies from 1 to 1000."""
     freq = jnp.exp(jnp.linspace(0.0, np.log(1000.0), size // 2))
@@ -272,7 +273,7 @@ class SharedNetwork(_Network):
         """``embedding(t) W0[d:] + b0`` for every step, shape (T, width): the first
         layer's input from ``t``, computed once."""
         T = self.schedule.T
-        emb = np.asarray(_embedding(jnp.arange(1.0, T + 1.0), T, self.embedding))
+        emb = np.asarray(time_embedding(jnp.arange(1.0, T + 1.0), T, self.embedding))
         return emb @ self.params["W0"][self.d :] + self.params["b0"]
 
     def eps(self, x, t) -> np.ndarray:
@@ -287,7 +288,7 @@ class SharedNetwork(_Network):
         return (h @ p[f"W{L}"] + p[f"b{L}"]).astype(float)
 
 
-def _shared_forward(p, h, depth):
+def shared_forward(p, h, depth):
     for i in range(depth):
         h = jax.nn.relu(h @ p[f"W{i}"] + p[f"b{i}"])
     return h @ p[f"W{depth}"] + p[f"b{depth}"]
@@ -302,13 +303,15 @@ def _shared_loss(p, key, data, config):
     t = jax.random.randint(k_t, (batch,), 1, T + 1)
     z = jax.random.normal(k_z, (batch, d))
     xt = root_a[t - 1][:, None] * x0 + root_s[t - 1][:, None] * z
-    h = jnp.concatenate([xt, _embedding(t.astype(jnp.float32), T, embedding)], axis=1)
-    return jnp.mean(jnp.sum((z - _shared_forward(p, h, depth)) ** 2, axis=-1))
+    h = jnp.concatenate(
+        [xt, time_embedding(t.astype(jnp.float32), T, embedding)], axis=1
+    )
+    return jnp.mean(jnp.sum((z - shared_forward(p, h, depth)) ** 2, axis=-1))
 
 
 def train_shared(
     X,
-    sched: ld.Schedule,
+    sched: Schedule,
     width: int = 128,
     depth: int = 2,
     embedding: int = 32,
@@ -331,7 +334,7 @@ def train_shared(
         X, sched, batch, n_steps, learning_rate, seed, checkpoints
     )
     for name, value in [("width", width), ("depth", depth), ("embedding", embedding)]:
-        ld._integer(name, value, low=1)
+        _integer(name, value, low=1)
     if embedding % 2:
         raise ValueError(f"embedding: expected an even size, got {embedding}")
     sizes = [d + embedding] + [width] * depth + [d]

@@ -26,7 +26,8 @@ import numpy as np
 from scipy import stats
 from scipy.linalg import null_space
 
-import lindiff_core as ld
+from lindiff.gaussian import Gaussian
+from lindiff.kl import expected_kl_empirical, variance_kl_empirical
 
 __all__ = [
     "FALSE_ALARM",
@@ -234,9 +235,7 @@ def likelihood_ratio_moments(d: int, n: int) -> tuple[float, float]:
     The statistic is ``2n KL`` of the empirical Gaussian of ``n`` points, so chapter 4's
     Wishart results give it exactly: mean ``2n E KL``, variance ``4n^2 Var KL``.
     """
-    return 2 * n * ld.expected_kl_empirical(d, n), 4 * n**2 * ld.variance_kl_empirical(
-        d, n
-    )
+    return 2 * n * expected_kl_empirical(d, n), 4 * n**2 * variance_kl_empirical(d, n)
 
 
 def likelihood_ratio_threshold(
@@ -263,7 +262,7 @@ def _complement(V, d):
 
 def gaussian_samples(
     U,
-    claimed: ld.Gaussian,
+    claimed: Gaussian,
     name: str = "samples",
     false_alarm: float = FALSE_ALARM,
     support_rtol: float = 1e-10,
@@ -406,7 +405,7 @@ def loss_z_scores(den, sched, rho, steps, losses, M: int, rng) -> np.ndarray:
     return np.array(z)
 
 
-def kl_z_score(p: ld.Gaussian, q: ld.Gaussian, kl: float, M: int, rng) -> float:
+def kl_z_score(p: Gaussian, q: Gaussian, kl: float, M: int, rng) -> float:
     """Chapter 4: ``z`` of the Monte-Carlo estimate ``mean ln p(x)/q(x)``, ``x ~ p``,
     against ``kl``.
 

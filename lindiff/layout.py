@@ -1,52 +1,28 @@
-"""Figure style and explorer helpers shared by the chapters of the book.
+"""Figures drawn for the column they are shown in, and checked for legibility.
 
-Kept apart from :mod:`lindiff_core`, whose functions never plot. Every chapter
-calls :func:`use_style` once; colours come from :data:`COLORS` (Okabe & Ito's
-colour-blind-safe palette). Theory is drawn as lines, simulation as markers
-(:func:`simulation`). One function per kind of figure, drawing into a given ``ax``:
-the static figure of a chapter and its interactive explorer call the same one.
+Every figure of the book is drawn twice (:func:`figure_png`): :data:`COLUMN` inches wide
+for a desktop's article column and :data:`PHONE` inches wide, its panels stacked in the
+columns that fit, for a phone's. Before drawing, :func:`tidy` moves legends off the data
+and thins crowded tick labels; :func:`figure_report` measures the drawing (smallest
+font, overlapping tick labels, legends on data, text cut off) and each PNG carries its
+report (:func:`figure_stamp`). :class:`PhoneFigures` puts both drawings in the built
+page. :func:`lindiff.plot.use_style` installs :func:`figure_png` as IPython's display
+of a figure.
 """
 
 from __future__ import annotations
 
-import matplotlib as mpl
 import numpy as np
 
 __all__ = [
-    "COLORS",
-    "METRICS",
     "COLUMN",
     "PHONE",
-    "use_style",
+    "DENSITY",
     "tidy",
     "figure_report",
     "figure_png",
     "figure_stamp",
     "PhoneFigures",
-    "simulation",
-    "spectrum",
-    "losses",
-    "Explorer",
-]
-
-#: Okabe & Ito (2008) palette, safe for the common forms of colour blindness.
-COLORS = [
-    "#0072B2",  # blue
-    "#D55E00",  # vermillion
-    "#009E73",  # bluish green
-    "#CC79A7",  # reddish purple
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#F0E442",  # yellow
-    "#000000",  # black
-]
-
-#: Axis labels of the three metrics of the sweeps (chapters 6, 7), in the order of
-#: ``[summed test loss, KL(rho_N || rho), KL(rho || rho_N)] / d``.
-METRICS = [
-    "summed test loss / d",
-    r"$D_{\mathrm{KL}}(\rho_N\|\rho)/d$",
-    r"$D_{\mathrm{KL}}(\rho\|\rho_N)/d$",
 ]
 
 #: Where the book's figures are shown, in inches at 96 CSS px per inch: the article
@@ -58,49 +34,6 @@ COLUMN, PHONE = 7.0, 3.55
 #: Pixels stored per CSS pixel in a figure's PNG (sharp on high-density screens).
 DENSITY = 2
 _PX_PER_INCH = 96
-
-_STYLE = {
-    "figure.figsize": (COLUMN, 3.2),
-    "figure.dpi": _PX_PER_INCH,
-    "savefig.dpi": DENSITY * _PX_PER_INCH,
-    "savefig.bbox": "tight",
-    "font.size": 10,
-    "axes.titlesize": 10,
-    "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "legend.frameon": False,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.25,
-    "lines.linewidth": 1.8,
-    "lines.markersize": 5,
-    "axes.prop_cycle": mpl.cycler(color=COLORS),
-    "figure.constrained_layout.use": True,
-    "mathtext.fontset": "cm",
-}
-
-
-def use_style() -> None:
-    """Apply the book's matplotlib style (idempotent). In IPython, figures are then
-    shown through :func:`figure_png`: sharp, checked for legibility, and with a second
-    layout for phones."""
-    mpl.rcParams.update(_STYLE)
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
-
-    plt.switch_backend(mpl.get_backend())  # the backend registers its formatters first
-    formatter = shell.display_formatter.formatters["image/png"]
-    formatter.for_type(Figure, lambda fig: figure_png(fig, encode=True))
 
 
 def _in(xy, box):
@@ -555,197 +488,3 @@ class PhoneFigures:
         desktop[0]["classes"].append("lp-desktop")
         phone[0]["classes"].append("lp-phone")
         return desktop + phone
-
-
-def simulation(ax, x, y, yerr=None, **kw):
-    """Draw simulated values: open markers (with error bars when ``yerr`` is given), no
-    line.
-    """
-    kw.setdefault("marker", "o")
-    kw.setdefault("linestyle", "none")
-    kw.setdefault("markerfacecolor", "none")
-    if yerr is None:
-        return ax.plot(x, y, **kw)
-    return ax.errorbar(x, y, yerr=yerr, capsize=2, **kw)
-
-
-def spectrum(
-    ax,
-    data,
-    generated,
-    training=None,
-    floor=None,
-    floor_label=None,
-    generated_label=r"generated $f(\Sigma_0)$",
-    title=None,
-):
-    """Eigenvalues by rank on log-log axes (chapters 2, 6, 7).
-
-    ``data`` and ``generated`` are Gaussians or their spectra (eigenvalues in decreasing
-    order). ``data``: the spectrum of ``Sigma`` (grey line); ``generated``: that of
-    ``rho_N``
-    (line; zero values, which a log axis cannot show, are left out); ``training``: that
-    of ``Sigma_0`` (open markers, non-zero values only); ``floor``: a dashed level,
-    labelled ``floor_label`` when given.
-    """
-    data = np.asarray(getattr(data, "spectrum", data))
-    generated = np.asarray(getattr(generated, "spectrum", generated))
-    nu = np.arange(1, len(data) + 1)
-    ax.loglog(nu, data, color="0.5", label=r"data $\Sigma$")
-    if training is not None:
-        training = np.asarray(training)
-        seen = training > 0
-        simulation(
-            ax,
-            nu[: len(training)][seen],
-            training[seen],
-            ms=3,
-            color=COLORS[1],
-            label=r"training $\Sigma_0$",
-        )
-    ax.loglog(
-        nu[generated > 0],
-        generated[generated > 0],
-        color=COLORS[0],
-        label=generated_label,
-    )
-    if floor is not None:
-        ax.axhline(floor, color="0.3", linestyle="--", linewidth=1, label=floor_label)
-    ax.set(xlabel=r"rank $\nu$", ylabel="eigenvalue", title=title)
-    ax.legend(loc="lower left")
-
-
-def losses(ax, t, test, train, best, title=None, ylabel="$L_t$"):
-    """Per-step losses on log-log axes (chapters 3, 5): test, train and the floor
-    ``best``.
-    """
-    ax.loglog(t, test, color=COLORS[1], label="test")
-    ax.loglog(t, train, color=COLORS[0], label="train")
-    ax.loglog(t, best, "--", color="0.5", label="best")
-    ax.set(xlabel="step $t$", ylabel=ylabel, title=title)
-    ax.legend()
-
-
-class Explorer:
-    """A figure for every combination of a few control values, switched in the page by
-    sliders and menus: an explorer that responds without a kernel.
-
-    ``draw(**values)`` draws one figure and ends with ``plt.show()``, as an explorer
-    cell's function does; here ``plt.show`` is replaced while drawing, so that each
-    figure is kept instead of being shown, as two PNGs (:func:`figure_png`, one pixel
-    per CSS pixel): ``frames`` for desktops and ``phones``. ``controls`` maps each
-    argument to ``(label, values)``: numbers give a slider, strings a menu. A
-    combination that draws nothing shows what it printed. The HTML (text/html) holds the
-    images as data URIs and a small script, and works in a static page and in Jupyter
-    alike; ``weight`` is its size in bytes.
-    """
-
-    def __init__(self, draw, controls: dict, title: str = "explorer"):
-        import contextlib
-        import io
-        import itertools
-
-        import matplotlib.pyplot as plt
-
-        self.title, self.controls = title, controls
-        names = list(controls)
-        self.frames, self.phones, self.messages = [], [], []
-        shown = []
-
-        def capture(*args, **kwargs):
-            fig = plt.gcf()
-            png, meta = figure_png(fig, density=1)
-            plt.close(fig)
-            shown.append((png, meta["phone"]))
-
-        real_show = plt.show
-        plt.show = capture
-        try:
-            for combo in itertools.product(*(controls[n][1] for n in names)):
-                shown.clear()
-                out = io.StringIO()
-                with contextlib.redirect_stdout(out):
-                    draw(**dict(zip(names, combo)))
-                self.frames.append(shown[-1][0] if shown else None)
-                self.phones.append(shown[-1][1] if shown else None)
-                self.messages.append(out.getvalue().strip())
-        finally:
-            plt.show = real_show
-
-    def _repr_html_(self) -> str:
-        import base64
-        import hashlib
-        import html
-        import json
-
-        uid = "explorer-" + hashlib.sha1(self.title.encode()).hexdigest()[:10]
-        frames, phones = (
-            [
-                "data:image/png;base64," + base64.b64encode(f).decode() if f else ""
-                for f in kept
-            ]
-            for kept in (self.frames, self.phones)
-        )
-        rows, values = [], []
-        for name, (label, options) in self.controls.items():
-            shown = [v if isinstance(v, str) else f"{v:g}" for v in options]
-            values.append(shown)
-            first = html.escape(shown[0])
-            if all(isinstance(v, str) for v in options):
-                items = "".join(
-                    f'<option value="{i}">{html.escape(v)}</option>'
-                    for i, v in enumerate(shown)
-                )
-                field = f'<select data-control="{name}">{items}</select>'
-            else:
-                field = (
-                    f'<input type="range" data-control="{name}" min="0" '
-                    f'max="{len(options) - 1}" step="1" value="0">'
-                    f"<output>{first}</output>"
-                )
-            rows.append(f"<label>{html.escape(label)} {field}</label>")
-        alt = html.escape(f"{self.title}: the figure for the values chosen above")
-        script = (
-            "(function () {"
-            f"const root = document.getElementById('{uid}');"
-            f"const frames = {json.dumps(frames)};"
-            f"const phones = {json.dumps(phones)};"
-            f"const notes = {json.dumps(self.messages)};"
-            f"const values = {json.dumps(values)};"
-            "const fields = Array.from(root.querySelectorAll('[data-control]'));"
-            "const img = root.querySelector('img.lp-desktop');"
-            "const phone = root.querySelector('img.lp-phone');"
-            "const note = root.querySelector('.lp-note');"
-            "function update() {"
-            "  let index = 0;"
-            "  fields.forEach((f, k) => {"
-            "    const i = Number(f.value);"
-            "    index = index * values[k].length + i;"
-            "    const out = f.parentElement.querySelector('output');"
-            "    if (out) out.textContent = values[k][i];"
-            "  });"
-            "  root.classList.toggle('lp-empty', !frames[index]);"
-            "  if (frames[index]) img.src = frames[index];"
-            "  if (phones[index]) phone.src = phones[index];"
-            "  note.textContent = frames[index] ? '' : notes[index];"
-            "}"
-            "fields.forEach(f => f.addEventListener('input', update));"
-            "fields.forEach(f => f.addEventListener('change', update));"
-            "update();"
-            "})();"
-        )
-        return (
-            f'<div class="lp-explorer" id="{uid}">'
-            f'<div class="lp-controls">{"".join(rows)}</div>'
-            f'<img class="lp-frame lp-desktop" alt="{alt}" src="{frames[0]}">'
-            f'<img class="lp-frame lp-phone" alt="{alt}" src="{phones[0]}">'
-            f'<div class="lp-note"></div></div><script>{script}</script>'
-        )
-
-    def __repr__(self) -> str:
-        return f"Explorer({self.title!r}, {len(self.frames)} figures)"
-
-    @property
-    def weight(self) -> int:
-        """The size of the explorer's HTML in bytes."""
-        return len(self._repr_html_().encode())
