@@ -19,8 +19,7 @@ _EPS = np.finfo(float).eps
 
 def _rounding(scale: float, n: int = 1) -> float:
     """The rounding level ``n eps scale`` of an ``n``-term sum or an eigen-decomposition
-    of numbers of size ``scale`` (numpy's ``matrix_rank`` rule): the rank cut-off of
-    an empirical covariance, whose smallest resolved eigenvalues lie just above it."""
+    of numbers of size ``scale`` (numpy's ``matrix_rank`` rule)."""
     return n * _EPS * scale
 
 
@@ -28,8 +27,22 @@ def _tolerance(scale: float, n: int = 1) -> float:
     """What a check of its input accepts as zero: ``1000`` times :func:`_rounding`, the
     margin ``scipy.stats``' ``_eigvalsh_to_eps`` leaves too (``1e6 eps``). The one
     rule for the symmetry, semi-definiteness and orthonormality checks, the support
-    of a degenerate Gaussian and the rounding floor of a KL."""
+    of a Gaussian (:func:`_zero_level`) and the rounding floor of a KL."""
     return 1e3 * _rounding(scale, n)
+
+
+def _zero_level(lam: np.ndarray, n: int) -> float:
+    """The one support rule for a Gaussian whose eigenvalues ``lam`` were computed (an
+    eigen-decomposition of ``n`` x ``n`` numbers, or of ``n`` samples): an eigenvalue
+    at or below :func:`_tolerance` of the largest ``|lam|`` is zero, and one below
+    minus that level makes the matrix not positive semi-definite. Like ``scipy.stats``
+    (one ``eps`` for both), the semi-definiteness check, the support of the dense
+    constructor, the rank of an empirical covariance and the support in the KL use this
+    level, so that the rank and the KL never depend on the sign of rounding noise. The
+    eigen-decomposition resolves an eigenvalue to about ``eps`` times the largest;
+    this level sits ``1000 n`` times above that."""
+    top = float(np.max(np.abs(lam))) if lam.size else 0.0
+    return _tolerance(max(top, np.finfo(float).tiny), n)
 
 
 def _describe(x) -> str:

@@ -18,7 +18,7 @@ from lindiff._validate import (
     _generator,
     _integer,
     _real,
-    _rounding,
+    _zero_level,
     _tolerance,
 )
 
@@ -50,6 +50,13 @@ class Gaussian(_EigenForm):
     ``Gaussian(mean, cov)`` takes a dense symmetric positive semi-definite
     covariance; :meth:`from_eigen` and :meth:`from_samples` build the eigen form
     directly. Frozen: its arrays are read-only.
+
+    One support rule: where the eigenvalues are computed (the dense constructor,
+    :meth:`from_samples`), an eigenvalue at or below ``1000 n eps`` times the largest
+    (``n = d``, or ``max(N, d)`` for samples) is exactly zero, and the dense constructor
+    rejects a smallest eigenvalue below minus that level. :attr:`rank` and
+    :func:`~lindiff.kl.kl_divergence` therefore never depend on the sign of rounding
+    noise. The eigenvalues given to :meth:`from_eigen` are taken as exact.
     """
 
     mean: np.ndarray
@@ -69,13 +76,16 @@ class Gaussian(_EigenForm):
         if np.abs(cov - cov.T).max() > tol:
             raise ValueError("cov: expected a symmetric matrix, got cov != cov.T")
         lam, V = np.linalg.eigh(0.5 * (cov + cov.T))
-        if lam[0] < -tol:
+        zero = _zero_level(lam, d)
+        if lam[0] < -zero:
             raise ValueError(
                 "cov: expected a positive semi-definite matrix, got smallest "
                 f"eigenvalue {lam[0]:.3g}"
             )
         order = np.argsort(lam)[::-1]
-        self._set(mean, V[:, order], np.clip(lam[order], 0.0, None), 0.0)
+        lam = lam[order]
+        lam[lam <= zero] = 0.0  # the support: one level for both signs of rounding
+        self._set(mean, V[:, order], lam, 0.0)
 
     @classmethod
     def _make(cls, mean, basis, eigenvalues, rest) -> "Gaussian":
@@ -129,7 +139,8 @@ class Gaussian(_EigenForm):
         mu_0)(x - mu_0)^T``.
 
         Only the ``r <= min(d, N - 1)`` directions of non-zero variance are stored
-        (eigenvalues below ``max(N, d) * eps * lambda_max`` count as zero); the
+        (eigenvalues at or below ``1000 max(N, d) eps lambda_max`` count as zero,
+        the class's support rule); the
         other ``d - r`` directions have variance ``rest = 0``. Cost
         ``O(N d min(N, d))``: a thin SVD when ``N <= d``, ``eigh`` of the d x d
         covariance otherwise. Derived in chapter 1.
@@ -223,7 +234,7 @@ def _empirical_eigen(X):
     else:
         lam, V = np.linalg.eigh(Xc.T @ Xc / N)
         lam, V = lam[::-1], V[:, ::-1]
-    keep = lam > _rounding(max(lam[0], 0.0), max(N, d))
+    keep = lam > _zero_level(lam, max(N, d))
     return mean, np.ascontiguousarray(V[:, keep]), lam[keep]
 
 

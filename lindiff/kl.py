@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lindiff._validate import _integer, _tolerance
+from lindiff._validate import _integer, _tolerance, _zero_level
 from lindiff.gaussian import Gaussian, _check_gaussian, _overlap
 
 
@@ -147,16 +147,24 @@ def _kl(p: Gaussian, q: Gaussian) -> float:
 
 
 def _kl_degenerate(p: Gaussian, q: Gaussian) -> float:
+    """``KL(p || q)`` for two degenerate Gaussians: finite exactly when ``p`` lives on
+    the support of ``q`` (covariance and mean) and has its dimension, then the KL of
+    the restrictions (dense, O(d^3)). The support of ``q`` is computed, so its basis is
+    accurate to about ``eps`` times the condition number ``kappa`` of ``q``'s covariance
+    on it: what ``p`` puts outside is rounding up to that factor times the level of
+    :func:`~lindiff._validate._zero_level`."""
     Sp, Sq = p.cov, q.cov
     lq, Vq = np.linalg.eigh(Sq)
-    B = Vq[:, lq > _tolerance(max(lq.max(), 0.0), q.d)]  # support of q
+    on = lq > _zero_level(lq, q.d)  # the support of q
+    B = Vq[:, on]
+    kappa = lq.max() / lq[on].min() if on.any() else 1.0
     scale = max(np.abs(Sp).max(), np.finfo(float).tiny)
     outside = Sp - B @ (B.T @ Sp)
     delta = p.mean - q.mean
     size = max(np.linalg.norm(p.mean), np.linalg.norm(q.mean), np.finfo(float).tiny)
     if (
-        np.abs(outside).max() > _tolerance(scale, q.d)
-        or np.linalg.norm(delta - B @ (B.T @ delta)) > _tolerance(size, q.d)
+        np.abs(outside).max() > kappa * _tolerance(scale, q.d)
+        or np.linalg.norm(delta - B @ (B.T @ delta)) > kappa * _tolerance(size, q.d)
         or p.rank != B.shape[1]
     ):
         return float("inf")

@@ -1,4 +1,5 @@
-"""Non-linear noise predictors for the book's chain, trained with JAX and optax.
+"""Non-linear noise predictors for the book's chain (chapter 8), trained with JAX and
+optax.
 
 Kept apart from :mod:`lindiff_core`, which never imports JAX. Two kinds of network, both
 trained on the book's DDPM loss ``E ||eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 -
