@@ -37,8 +37,33 @@ def generated_moments(
     The reverse chain from ``u_T ~ N(0, Id)`` is affine with scalar factors per
     eigen-direction: ``v_{t-1} = g_t^2 v_t + sigma_t^2`` from ``v_T = 1`` gives
     ``f = v_0``, and the mean ``m_{t-1} = g_t m_t + e_t m`` from ``m_T = 0`` gives
-    ``m_0 = h m``, with ``g_t`` and ``e_t`` built from the gains :func:`denoiser_gain`.
-    Vectorized over ``lam`` (shape (r,)); cost O(T r).
+    ``m_0 = h m``, with ``g_t`` and ``e_t`` built from the gains
+    :func:`~lindiff.denoiser.denoiser_gain`. Vectorized over ``lam`` (shape (r,)); cost
+    O(T r).
+
+    Parameters
+    ----------
+    lam : array_like, shape (r,)
+        Eigenvalues of ``Sigma_0``, ``>= 0``.
+    sched : Schedule
+        The noise schedule.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    train_time : float or None, default None
+        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step (:func:`run_chain`).
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    f : ndarray, shape (r,)
+        The variance of the samples along each direction.
+    h : ndarray, shape (r,)
+        The factor of the training mean's component along each direction.
     """
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
@@ -66,6 +91,26 @@ def generated_floor(
     ``sigma_1^2`` (``beta_1`` for the default sampler) when trained to convergence
     without weight decay; ``c(gamma)``, increasing in ``gamma``, with weight decay;
     raised by early stopping, which leaves the null gain short of its optimum.
+
+    Parameters
+    ----------
+    sched : Schedule
+        The noise schedule.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    train_time : float or None, default None
+        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step (:func:`run_chain`).
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    float
+        ``f(0)``.
     """
     f, _ = generated_moments(
         [0.0], sched, weight_decay, train_time, sampler, sigma, regularization
@@ -89,6 +134,24 @@ def generated_distribution(
     ``f(0)``, which is ``sigma_1^2`` for the trained denoiser (``g_1(0) = 0``).
     ``sigma``: ``"beta"`` (``sigma_t^2 = beta_t``) or ``"posterior"``; ``sampler``:
     ``"ddpm"`` or the deterministic ``"ddim"``. Cost O(T r); no sampling.
+
+    Parameters
+    ----------
+    den : LinearDenoiser or InitializedDenoiser
+        The trained denoiser (an :class:`~lindiff.denoiser.InitializedDenoiser` is
+        propagated densely, at cost O(T d^3)).
+    sched : Schedule
+        The schedule the denoiser was fitted with.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step: DDPM, or the deterministic DDIM.
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+
+    Returns
+    -------
+    Gaussian
+        ``rho_N`` (for a :class:`~lindiff.denoiser.LinearDenoiser`, in the eigenbasis
+        of ``Sigma_0``).
     """
     den, sched = _check_denoiser(den, sched)
     return den._generated(sched, *_check_sampler(sampler, sigma))
@@ -160,6 +223,32 @@ def run_chain(
     ``[t]`` holding ``u_t`` (``[T]`` the start, ``[0]`` the samples), drawn from the
     same random numbers as without. Every denoiser of the book, linear or not,
     generates through this one function.
+
+    Parameters
+    ----------
+    eps : callable
+        The noise predictor ``eps(x, t)``.
+    sched : Schedule
+        The noise schedule.
+    n : int
+        The number of samples, ``>= 0``.
+    d : int
+        The dimension, ``>= 1``.
+    rng : numpy.random.Generator
+        The source of the start ``u_T`` and of the noise.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step: DDPM, or the deterministic DDIM.
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    batch : int or None, default None
+        The number of samples run together (``None``: about ``2^16 / d``).
+    path : bool, default False
+        Whether to return every state of the chain rather than the samples.
+
+    Returns
+    -------
+    ndarray, shape (n, d), or (T + 1, n, d) with ``path``
+        The samples ``u_0``, or every state ``u_t``.
     """
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)
@@ -187,6 +276,28 @@ def sample(
 
     :func:`run_chain` with ``eps = den.apply``, whose checks run once here rather than
     at each of the T steps. Cost O(n T d r).
+
+    Parameters
+    ----------
+    den : LinearDenoiser or InitializedDenoiser
+        The trained denoiser.
+    sched : Schedule
+        The schedule the denoiser was fitted with.
+    n : int
+        The number of samples, ``>= 0``.
+    rng : numpy.random.Generator
+        The source of the start ``u_T`` and of the noise.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step: DDPM, or the deterministic DDIM.
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    batch : int or None, default None
+        The number of samples run together (``None``: about ``2^16 / d``).
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+        The samples ``u_0``, one per row.
     """
     den, sched = _check_denoiser(den, sched)
     sampler, sigma = _check_sampler(sampler, sigma)

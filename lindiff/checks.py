@@ -26,6 +26,7 @@ import numpy as np
 from scipy import stats
 from scipy.linalg import null_space
 
+from lindiff._validate import _describe, _integer, _real
 from lindiff.gaussian import Gaussian
 from lindiff.kl import expected_kl_empirical, variance_kl_empirical
 
@@ -37,6 +38,7 @@ __all__ = [
     "mean_equals",
     "z_of_mean",
     "chi2_two_sided",
+    "t_agreement",
     "gaussian_samples",
     "likelihood_ratio",
     "likelihood_ratio_moments",
@@ -207,6 +209,101 @@ def chi2_two_sided(
         "statistical",
         false_alarm,
         f"{statistic:.6g} against chi^2 with {df} degrees of freedom",
+    )
+
+
+def t_agreement(
+    estimates,
+    standard_errors,
+    sets: int,
+    claimed,
+    allowance=0.0,
+    family: int | None = None,
+    name: str = "estimates",
+    false_alarm: float = FALSE_ALARM,
+) -> Check:
+    """Test that each of the ``estimates`` equals its ``claimed`` value within
+    ``allowance``: Student's ``t``, two-sided, at a false-alarm rate shared by a family.
+
+    Each standard error is estimated from the spread (``ddof = 1``) of ``sets``
+    independent draws: typically the estimate is their average (over training sets,
+    say) and its standard error the spread over ``sqrt(sets)``. For normal draws whose
+    mean is the claim, ``t = (estimate - claimed) / se`` is then Student's ``t`` with
+    ``sets - 1`` degrees of freedom. The ``allowance`` (absolute, ``>= 0``) is an error
+    the claim may make without being wrong, such as the ``O(1/d)`` error of a
+    deterministic equivalent at finite ``d`` (pass ``b / d * abs(claimed)`` for a
+    relative one): the statistic of a comparison is the deviation beyond it in standard
+    errors, ``max(|estimate - claimed| - allowance, 0) / se``, which is below ``|t|``
+    whenever the mean lies within the allowance of the claim.
+
+    The check's value is the largest statistic over the comparisons; its limit is the
+    two-sided quantile of ``t`` with ``sets - 1`` degrees of freedom at ``false_alarm /
+    (2 family)``, so that by Bonferroni's inequality the ``family`` comparisons (this
+    call may hold only part of them) fail by chance at most at the rate ``false_alarm``
+    together. A comparison passes when ``|estimate - claimed| <= quantile * se +
+    allowance``; one without spread (``se = 0``) passes only within the allowance.
+
+    The four arrays broadcast against each other. ``family`` defaults to the number of
+    comparisons passed, and may not be smaller. A non-finite estimate, claim or standard
+    error fails the check.
+    """
+    arrays = {}
+    for arg, x in [
+        ("estimates", estimates),
+        ("standard_errors", standard_errors),
+        ("claimed", claimed),
+        ("allowance", allowance),
+    ]:
+        try:
+            arrays[arg] = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{arg}: expected a numeric array, got {_describe(x)}"
+            ) from None
+    if np.any(arrays["standard_errors"] < 0):
+        raise ValueError(
+            "standard_errors: expected values >= 0, got minimum "
+            f"{np.nanmin(arrays['standard_errors']):.3g}"
+        )
+    allow = arrays["allowance"]
+    if not np.all(np.isfinite(allow) & (allow >= 0)):
+        raise ValueError("allowance: expected finite values >= 0")
+    try:
+        est, se, claim, allow = np.broadcast_arrays(*arrays.values())
+    except ValueError:
+        shapes = ", ".join(f"{arg} {a.shape}" for arg, a in arrays.items())
+        raise ValueError(
+            f"estimates, standard_errors, claimed, allowance: shapes {shapes} do not "
+            "broadcast"
+        ) from None
+    n = est.size
+    if n == 0:
+        raise ValueError("estimates: expected at least one comparison, got none")
+    sets = _integer("sets", sets, low=2)
+    family = n if family is None else _integer("family", family, low=1)
+    if family < n:
+        raise ValueError(
+            f"family: expected at least the {n} comparisons passed, got {family}"
+        )
+    false_alarm = _real(
+        "false_alarm", false_alarm, low=0, high=1, low_open=True, high_open=True
+    )
+    excess = np.maximum(np.abs(est - claim) - allow, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = excess / se
+    # no spread and no deviation beyond the allowance: nothing to see
+    t = np.where((se == 0) & (excess == 0), 0.0, t)
+    worst = np.unravel_index(np.argmax(t), t.shape) if t.ndim else ()
+    q = stats.t.isf(false_alarm / (2 * family), sets - 1)
+    return Check(
+        name,
+        float(np.max(t)),
+        float(q),
+        "statistical",
+        false_alarm,
+        f"family of {family} comparisons ({n} here), two-sided quantile of t with "
+        f"{sets - 1} degrees of freedom {q:.3g}; worst: {est[worst]:.5g} vs "
+        f"{claim[worst]:.5g} +- {se[worst]:.2g} (allowance {allow[worst]:.2g})",
     )
 
 

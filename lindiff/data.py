@@ -48,6 +48,24 @@ def load_image_dataset(name: str) -> tuple[np.ndarray, tuple[int, int]]:
     Sigma = d``), the scale of the book's Gaussian model. The mean image is kept, so
     that rows display as the images they are; the models estimate it (``mu_0``).
     Deterministic; nothing is downloaded. Float64.
+
+    Parameters
+    ----------
+    name : {'digits', 'patches', 'faces'}
+        The image set (:data:`IMAGE_DATASETS`).
+
+    Returns
+    -------
+    X : ndarray, shape (N, d)
+        The images, one per row, read-only.
+    image_shape : tuple of int
+        The shape of one image, ``(8, 8)``.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn (``"digits"``) or scikit-image (``"patches"``, ``"faces"``) is
+        not installed.
     """
     if name not in IMAGE_DATASETS:
         raise ValueError(f"name: expected one of {IMAGE_DATASETS}, got {name!r}")
@@ -76,6 +94,20 @@ def fit_power_law(eigenvalues, lo: int, hi: int) -> tuple[float, float]:
     Exact on a power law; its uncertainty on data comes from resampling the data (the
     chapter bootstraps the images), not from the regression, whose residuals are
     correlated across ranks.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (m,)
+        The eigenvalues, in any order; positive up to rank ``hi``.
+    lo, hi : int
+        The first and last rank of the fit, ``1 <= lo < hi <= m``.
+
+    Returns
+    -------
+    k : float
+        The exponent.
+    A : float
+        The amplitude.
     """
     lam = np.sort(_array("eigenvalues", eigenvalues, ndim=1))[::-1]
     lo, hi = _integer("lo", lo, low=1), _integer("hi", hi, low=1)

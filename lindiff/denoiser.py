@@ -28,8 +28,57 @@ from lindiff.sampler import _chain_steps, _law, _moments, _noise
 from lindiff.schedule import Schedule, _check_schedule, _decay
 
 
+class _Denoiser:
+    """What the two linear denoisers share: the dense weights and ``eps_theta(x, t)``
+    on a checked batch. Each type supplies ``_weight``, ``_eps`` (the chain's inner
+    loop), ``_loss_points``, ``_loss_gaussian`` and ``_generated``, the roads
+    :mod:`lindiff.losses` and :mod:`lindiff.chain` take."""
+
+    def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``(W_t, b_t)`` for ``1 <= t <= T``, ``b_t = -sqrt(abar_t) W_t mu_0``
+        (for checks).
+
+        Parameters
+        ----------
+        t : int
+            The step, ``1 <= t <= T``.
+
+        Returns
+        -------
+        W : ndarray, shape (d, d)
+            ``W_t``.
+        b : ndarray, shape (d,)
+            ``b_t``.
+        """
+        t = self.schedule.check_step(t)
+        W = self._weight(t)
+        return W, -np.sqrt(self.schedule.alpha_bar[t - 1]) * (W @ self.mean)
+
+    def apply(self, x, t: int) -> np.ndarray:
+        """``eps_theta(x, t)`` for a batch ``x`` of shape (n, d), without forming
+        ``W_t``.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, d)
+            The noisy points ``x_t``, one per row.
+        t : int
+            The step, ``1 <= t <= T``.
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            The predicted noise, one row per point.
+        """
+        t = self.schedule.check_step(t)
+        x = _array("x", x, ndim=2)
+        if x.shape[1] != self.d:
+            raise ValueError(f"x: expected {self.d} columns, got shape {x.shape}")
+        return self._eps(x, t)
+
+
 @dataclass(frozen=True, eq=False)
-class LinearDenoiser(_EigenForm):
+class LinearDenoiser(_EigenForm, _Denoiser):
     """``eps_theta(x, t) = W_t (x - sqrt(abar_t) mu_0)`` with ``W_t`` in eigen form.
 
     ``W_t = V diag(gains[t-1]) V^T + null_gain[t-1] (Id - V V^T)`` and ``b_t =
@@ -40,6 +89,34 @@ class LinearDenoiser(_EigenForm):
     - abar_t) W_t``, computed without cancellation (they vanish exactly where they
     should, e.g. along a null direction at t = 1); the losses and the generated law read
     them. No d x d array is stored.
+
+    Built by :func:`fit_linear_denoiser`; each parameter is stored, read-only, as the
+    attribute of the same name.
+
+    Parameters
+    ----------
+    mean : ndarray, shape (d,)
+        The training mean ``mu_0``.
+    basis : ndarray, shape (d, r)
+        ``V``: orthonormal eigenvectors of ``Sigma_0``, one per non-zero eigenvalue.
+    eigenvalues : ndarray, shape (r,)
+        The non-zero eigenvalues of ``Sigma_0``, in decreasing order.
+    gains : ndarray, shape (T, r)
+        ``w_t(lambda)`` along each column of ``V``, row ``t - 1`` for step ``t``.
+    null_gain : ndarray, shape (T,)
+        ``w_t(0)``, the gain along the null directions.
+    residuals : ndarray, shape (T, r)
+        ``1 - sqrt(1 - abar_t) w_t(lambda)``.
+    null_residual : ndarray, shape (T,)
+        ``1 - sqrt(1 - abar_t) w_t(0)``.
+    schedule : Schedule
+        The schedule the denoiser was fitted with.
+    weight_decay : float
+        ``gamma``, or ``c`` of the step-scaled regularizer.
+    train_time : float or None
+        The training time ``tau``; ``None``: trained to convergence.
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
     """
 
     mean: np.ndarray
@@ -59,27 +136,13 @@ class LinearDenoiser(_EigenForm):
         """Number of null directions of ``Sigma_0`` (``d - r``)."""
         return self.d - self.r
 
-    def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Dense ``(W_t, b_t)`` for ``1 <= t <= T`` (for checks; costs O(d^2 r))."""
-        t = self.schedule.check_step(t)
+    def _weight(self, t: int) -> np.ndarray:
+        """The dense ``W_t`` for a checked step (cost O(d^2 r))."""
         g, g0 = self.gains[t - 1], self.null_gain[t - 1]
         V = self.basis
         if self.n_null == 0:
-            W = (V * g) @ V.T
-        else:
-            W = g0 * np.eye(self.d) + (V * (g - g0)) @ V.T
-        b = -np.sqrt(self.schedule.alpha_bar[t - 1]) * (W @ self.mean)
-        return W, b
-
-    def apply(self, x, t: int) -> np.ndarray:
-        """``eps_theta(x, t)`` for a batch ``x`` of shape (n, d), without dense
-        matrices.
-        """
-        t = self.schedule.check_step(t)
-        x = _array("x", x, ndim=2)
-        if x.shape[1] != self.d:
-            raise ValueError(f"x: expected {self.d} columns, got shape {x.shape}")
-        return self._eps(x, t)
+            return (V * g) @ V.T
+        return g0 * np.eye(self.d) + (V * (g - g0)) @ V.T
 
     def _eps(self, x, t):
         """``eps_theta(x, t)`` for a checked batch and step (internal: the chain's inner
@@ -136,7 +199,7 @@ class LinearDenoiser(_EigenForm):
 
     def _generated(self, sched: Schedule, sampler: str, sigma: str) -> Gaussian:
         """``rho_N`` (chapter 2) for a checked sampler: the scalar recursions
-        :func:`~lindiff.sampler._moments` along each eigen-direction and the null
+        ``lindiff.sampler._moments`` along each eigen-direction and the null
         directions."""
         gains = np.column_stack([self.gains, self.null_gain])
         residuals = np.column_stack([self.residuals, self.null_residual])
@@ -187,6 +250,24 @@ def denoiser_gain(
     convergence) drops the bracket. With ``regularization="step-scaled"``, ``gamma_t =
     abar_t c`` for ``weight_decay = c``, and the gain is exactly that of ``lam + c``
     without weight decay. Shape ``(T,) + lam.shape``. Chapter 1.
+
+    Parameters
+    ----------
+    lam : array_like
+        Eigenvalues ``>= 0``, any shape.
+    sched : Schedule
+        The noise schedule.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    train_time : float or None, default None
+        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    ndarray, shape (T,) + lam.shape
+        ``w_t(lam)``, index ``t - 1`` for step ``t``.
     """
     sched = _check_schedule(sched)
     lam = _eigenvalues("lam", _array("lam", lam))
@@ -216,11 +297,29 @@ def fit_linear_denoiser(
     the optimal denoiser of ``N(mu_0, Sigma_0 + c Id)``.
 
     ``X`` is the training set, shape (N, d), or its empirical Gaussian
-    (:meth:`Gaussian.from_samples`), whose eigen-decomposition is then reused: a sweep
-    over weight decays or training times decomposes ``Sigma_0`` once.
+    (:meth:`~lindiff.gaussian.Gaussian.from_samples`), whose eigen-decomposition is then
+    reused: a sweep over weight decays or training times decomposes ``Sigma_0`` once.
 
     Cost: one eigen-decomposition of ``Sigma_0`` (a thin SVD when N <= d) plus
     O(T r); the result is stored in eigen form.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d), or Gaussian
+        The training points, one per row (``N >= 2``), or their empirical Gaussian.
+    sched : Schedule
+        The noise schedule.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    train_time : float or None, default None
+        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    LinearDenoiser
+        The trained denoiser, in eigen form.
     """
     sched = _check_schedule(sched)
     gamma = _decay(weight_decay, regularization, sched)
@@ -244,7 +343,7 @@ def fit_linear_denoiser(
 
 
 @dataclass(frozen=True, eq=False)
-class InitializedDenoiser:
+class InitializedDenoiser(_Denoiser):
     """Gradient flow from ``W_t(0) = init[t-1]`` after training time ``tau`` (chapter
     7).
 
@@ -254,6 +353,22 @@ class InitializedDenoiser:
     ``null_decay`` (T,) along its null directions; ``b_t = -sqrt(abar_t) W_t mu_0``.
     The initial weights are dense, so this denoiser is too: it stores ``init`` (T x d x
     d numbers) and its generated law is propagated densely (O(T d^3)).
+
+    Built by :func:`~lindiff.training.fit_from_init`; each parameter is stored,
+    read-only, as the attribute of the same name.
+
+    Parameters
+    ----------
+    flow : LinearDenoiser
+        The gradient flow from ``W = 0`` for the same training time.
+    init : ndarray, shape (T, d, d)
+        The initial weights ``W_t(0)``, one matrix per step.
+    decay : ndarray, shape (T, r)
+        ``E_t`` along the eigenbasis of ``Sigma_0``, ``exp(-2 tau C_t(lambda))`` (0
+        when trained to convergence).
+    null_decay : ndarray, shape (T,)
+        ``E_t`` along the null directions, ``exp(-2 tau C_t(0))`` (0 when trained to
+        convergence).
     """
 
     flow: LinearDenoiser
@@ -278,7 +393,7 @@ class InitializedDenoiser:
 
     @property
     def train_time(self) -> float | None:
-        """The training time ``tau`` (``None``: trained to convergence)."""
+        """The training time ``tau``, ``None`` when trained to convergence."""
         return self.flow.train_time
 
     def _remaining(self, M, t: int) -> np.ndarray:
@@ -288,19 +403,9 @@ class InitializedDenoiser:
         coef = M @ V
         return e0 * M + (coef * (e - e0)) @ V.T
 
-    def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Dense ``(W_t, b_t)`` for ``1 <= t <= T``."""
-        t = self.schedule.check_step(t)
-        W = self.flow.weights(t)[0] + self._remaining(self.init[t - 1], t)
-        return W, -np.sqrt(self.schedule.alpha_bar[t - 1]) * (W @ self.mean)
-
-    def apply(self, x, t: int) -> np.ndarray:
-        """``eps_theta(x, t)`` for a batch ``x`` of shape (n, d)."""
-        t = self.schedule.check_step(t)
-        x = _array("x", x, ndim=2)
-        if x.shape[1] != self.d:
-            raise ValueError(f"x: expected {self.d} columns, got shape {x.shape}")
-        return self._eps(x, t)
+    def _weight(self, t: int) -> np.ndarray:
+        """The dense ``W_t`` for a checked step."""
+        return self.flow._weight(t) + self._remaining(self.init[t - 1], t)
 
     def _eps(self, x, t):
         """``eps_theta(x, t)`` for a checked batch and step: ``(W_t(0) E_t) y`` is
@@ -310,7 +415,7 @@ class InitializedDenoiser:
 
     @property
     def basis(self) -> np.ndarray:
-        """The eigenbasis ``V`` of ``Sigma_0`` (that of :attr:`flow`)."""
+        """The eigenbasis ``V`` of ``Sigma_0`` (that of ``flow``)."""
         return self.flow.basis
 
     @property
@@ -357,7 +462,7 @@ class InitializedDenoiser:
         """``rho_N``: the mean and covariance pushed through the affine reverse steps
         ``u -> A_t u + c_t + sigma_t z`` with ``A_t = keep_t Id - mix_t W_t`` and ``c_t
         = mix_t sqrt(abar_t) W_t mu_0`` (the chain's own step factors,
-        :func:`~lindiff.sampler._chain_steps`), densely: the initial weights share no
+        ``lindiff.sampler._chain_steps``), densely: the initial weights share no
         basis with ``Sigma_0``. Cost O(T d^3)."""
         keep, mix = _chain_steps(sched, sampler)
         noise = _noise(sched, sampler, sigma)
@@ -376,7 +481,7 @@ def _check_den(den, rho=None) -> LinearDenoiser:
     """``den`` is a linear denoiser (:class:`LinearDenoiser` or, trained from a random
     initialization, :class:`InitializedDenoiser`); ``rho``, when given, a Gaussian of
     its dimension."""
-    if not isinstance(den, (LinearDenoiser, InitializedDenoiser)):
+    if not isinstance(den, _Denoiser):
         got = _describe(den)
         raise ValueError(
             "den: expected a LinearDenoiser (fit_linear_denoiser) or an "

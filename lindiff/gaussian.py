@@ -18,6 +18,7 @@ from lindiff._validate import (
     _generator,
     _integer,
     _real,
+    _rounding,
     _zero_level,
     _tolerance,
 )
@@ -51,12 +52,22 @@ class Gaussian(_EigenForm):
     covariance; :meth:`from_eigen` and :meth:`from_samples` build the eigen form
     directly. Frozen: its arrays are read-only.
 
-    One support rule: where the eigenvalues are computed (the dense constructor,
-    :meth:`from_samples`), an eigenvalue at or below ``1000 n eps`` times the largest
-    (``n = d``, or ``max(N, d)`` for samples) is exactly zero, and the dense constructor
-    rejects a smallest eigenvalue below minus that level. :attr:`rank` and
-    :func:`~lindiff.kl.kl_divergence` therefore never depend on the sign of rounding
-    noise. The eigenvalues given to :meth:`from_eigen` are taken as exact.
+    The support: for a dense covariance, one level decides both the semi-definiteness
+    check and the support (``1000 d eps`` times the largest eigenvalue): an eigenvalue
+    at or below it is exactly zero, one below minus it is an error, so that
+    :attr:`rank` and :func:`~lindiff.kl.kl_divergence` never depend on the sign of
+    rounding noise. :meth:`from_samples` keeps every direction its eigen-decomposition
+    resolves (above ``max(N, d) eps`` times the largest eigenvalue, numpy's
+    ``matrix_rank`` rule): its smallest eigenvalues are real, and at ``N ~ d`` they lie
+    close to that resolution. The eigenvalues given to :meth:`from_eigen` are taken as
+    exact.
+
+    Parameters
+    ----------
+    mean : array_like, shape (d,)
+        The mean.
+    cov : array_like, shape (d, d)
+        A symmetric positive semi-definite covariance.
     """
 
     mean: np.ndarray
@@ -107,6 +118,23 @@ class Gaussian(_EigenForm):
     def from_eigen(cls, mean, eigenvalues, basis=None, rest=0.0) -> "Gaussian":
         """``N(mean, V diag(eigenvalues) V^T + rest (Id - V V^T))``; ``basis=None``
         means ``V = Id``.
+
+        Parameters
+        ----------
+        mean : array_like, shape (d,)
+            The mean.
+        eigenvalues : array_like, shape (r,)
+            The variances along the columns of ``V``, ``>= 0`` (``r = d`` when
+            ``basis`` is None).
+        basis : array_like, shape (d, r), optional
+            ``V``, with orthonormal columns (default: the standard basis).
+        rest : float, default 0.0
+            The variance of the ``d - r`` directions orthogonal to ``V``, ``>= 0``.
+
+        Returns
+        -------
+        Gaussian
+            The Gaussian in eigen form.
         """
         mean = _array("mean", mean, ndim=1)
         d = mean.size
@@ -139,17 +167,27 @@ class Gaussian(_EigenForm):
         mu_0)(x - mu_0)^T``.
 
         Only the ``r <= min(d, N - 1)`` directions of non-zero variance are stored
-        (eigenvalues at or below ``1000 max(N, d) eps lambda_max`` count as zero,
-        the class's support rule); the
+        (eigenvalues at or below ``max(N, d) eps lambda_max``, the resolution of the
+        eigen-decomposition, count as zero); the
         other ``d - r`` directions have variance ``rest = 0``. Cost
         ``O(N d min(N, d))``: a thin SVD when ``N <= d``, ``eigh`` of the d x d
         covariance otherwise. Derived in chapter 1.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, d)
+            The samples, one per row (``N >= 2``).
+
+        Returns
+        -------
+        Gaussian
+            ``N(mu_0, Sigma_0)`` in the eigen form of ``Sigma_0``.
         """
         return cls._make(*_empirical_eigen(X), 0.0)
 
     @property
     def has_rest(self) -> bool:
-        """True when ``r < d``: some directions are described by ``rest``."""
+        """True when ``r < d``, i.e. when some directions are described by ``rest``."""
         return self.r < self.d
 
     @property
@@ -160,7 +198,7 @@ class Gaussian(_EigenForm):
 
     @property
     def trace(self) -> float:
-        """``Tr cov``: the total variance."""
+        """``Tr cov``, the total variance."""
         return float(self.eigenvalues.sum() + (self.d - self.r) * self.rest)
 
     @property
@@ -179,7 +217,13 @@ class Gaussian(_EigenForm):
         return self.rest * np.eye(self.d) + (V * (self.eigenvalues - self.rest)) @ V.T
 
     def logdet(self) -> float:
-        """``ln det cov`` from the eigenvalues; ``-inf`` for a degenerate Gaussian."""
+        """``ln det cov`` from the eigenvalues; ``-inf`` for a degenerate Gaussian.
+
+        Returns
+        -------
+        float
+            ``ln det cov``.
+        """
         with np.errstate(divide="ignore"):
             out = np.sum(np.log(self.eigenvalues))
             if self.has_rest:
@@ -187,11 +231,35 @@ class Gaussian(_EigenForm):
         return float(out)
 
     def project(self, x) -> np.ndarray:
-        """Coordinates ``V^T x`` of vectors ``x`` (..., d) in the stored basis."""
+        """Coordinates ``V^T x`` of vectors ``x`` (..., d) in the stored basis.
+
+        Parameters
+        ----------
+        x : ndarray, shape (..., d)
+            The vectors.
+
+        Returns
+        -------
+        ndarray, shape (..., r)
+            Their coordinates (``x`` itself for the standard basis).
+        """
         return x if self.basis is None else x @ self.basis
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` independent samples, shape (n, d)."""
+        """``n`` independent samples, shape (n, d).
+
+        Parameters
+        ----------
+        n : int
+            The number of samples, ``>= 0``.
+        rng : numpy.random.Generator
+            The source of the samples.
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            The samples, one per row.
+        """
         n = _integer("n", n, low=0)
         rng = _generator("rng", rng)
         z = rng.standard_normal((n, self.d))
@@ -207,7 +275,18 @@ class Gaussian(_EigenForm):
     def plus_isotropic(self, c) -> "Gaussian":
         """``N(mean, cov + c Id)``: every variance raised by ``c >= 0`` (e.g. the
         surrogate ``N(mu_0, Sigma_0 + c Id)`` of chapters 4 to 6). Same basis; cost
-        O(r)."""
+        O(r).
+
+        Parameters
+        ----------
+        c : float
+            The variance added in every direction, ``>= 0``.
+
+        Returns
+        -------
+        Gaussian
+            ``N(mean, cov + c Id)``.
+        """
         c = _real("c", c, low=0.0)
         return Gaussian._make(
             self.mean, self.basis, self.eigenvalues + c, self.rest + c
@@ -234,7 +313,7 @@ def _empirical_eigen(X):
     else:
         lam, V = np.linalg.eigh(Xc.T @ Xc / N)
         lam, V = lam[::-1], V[:, ::-1]
-    keep = lam > _zero_level(lam, max(N, d))
+    keep = lam > _rounding(max(lam[0], 0.0), max(N, d))
     return mean, np.ascontiguousarray(V[:, keep]), lam[keep]
 
 
@@ -297,6 +376,18 @@ def _variance_outside(g: Gaussian, basis, along=None) -> float:
 def power_law_spectrum(d: int, k: float) -> np.ndarray:
     """``lambda_nu = A nu^-k`` for ``nu = 1..d`` with ``A`` fixed by ``Tr Sigma = sum
     lambda_nu = d``.
+
+    Parameters
+    ----------
+    d : int
+        The dimension, ``>= 1``.
+    k : float
+        The exponent, ``>= 0`` (0: isotropic).
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        ``lambda_nu``, in decreasing order.
     """
     d = _integer("d", d, low=1)
     k = _real("k", k, low=0.0)
@@ -313,6 +404,21 @@ def power_law_gaussian(
     With ``rng=None`` the mean is 0 and the eigenbasis is the standard basis.
     With a generator, ``mu ~ N(0, Id)`` and the eigenbasis is a uniformly random
     (Haar) rotation. Linear-model quantities do not depend on the rotation.
+
+    Parameters
+    ----------
+    d : int
+        The dimension, ``>= 1``.
+    k : float
+        The exponent, ``>= 0`` (0: isotropic).
+    rng : numpy.random.Generator, optional
+        The source of the random mean and rotation (default: none, zero mean and
+        the standard basis).
+
+    Returns
+    -------
+    Gaussian
+        ``rho``.
     """
     lam = power_law_spectrum(d, k)
     if rng is None:

@@ -20,6 +20,20 @@ def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
     direction ``E KL(N(mu, Sigma) || N(mu_0, Sigma_0)) = 1/2 [d (N + 1)/(N - d - 2) - d
     - d ln(N/2) + sum_i psi((N - i)/2)]`` (finite for ``N > d + 2``). Both grow like
     ``d (d + 3) / (4 N)`` for ``N >> d``.
+
+    Parameters
+    ----------
+    d : int
+        The dimension, ``>= 1``.
+    N : int
+        The number of samples: ``N >= d + 1``, or ``N >= d + 3`` with ``reverse``.
+    reverse : bool, default False
+        Whether to return the expectation of the other direction.
+
+    Returns
+    -------
+    float
+        The expected KL divergence.
     """
     from scipy.special import digamma
 
@@ -49,6 +63,18 @@ def variance_kl_empirical(d: int, N: int) -> float:
     Var KL = (d(d-1)/2 + d) 2/N^2 + sum_i [2(N-i)/N^2 + psi'((N-i)/2) - 4/N]``. About
     ``d(d+3)/(4 N^2)`` for ``N >> d``: ``KL`` is then ``chi^2`` with ``d(d+3)/2``
     degrees of freedom, divided by ``2N``.
+
+    Parameters
+    ----------
+    d : int
+        The dimension, ``>= 1``.
+    N : int
+        The number of samples, ``>= d + 1``.
+
+    Returns
+    -------
+    float
+        The variance of the KL divergence.
     """
     from scipy.special import polygamma
 
@@ -122,6 +148,16 @@ def kl_divergence(p: Gaussian, q: Gaussian) -> float:
     ``rho_N`` this happens for ``N < d`` when the sampler adds no noise at the
     last step, ``c = 0``.) Two degenerate Gaussians with the same support get
     the finite KL of their restrictions to it (dense, O(d^3)).
+
+    Parameters
+    ----------
+    p, q : Gaussian
+        The two Gaussians, of the same dimension.
+
+    Returns
+    -------
+    float
+        ``KL(p || q) >= 0``, or ``inf``.
     """
     p = _check_gaussian("p", p)
     q = _check_gaussian("q", q)

@@ -25,7 +25,7 @@ __all__ = [
     "PhoneFigures",
 ]
 
-#: Where the book's figures are shown, in inches at 96 CSS px per inch: the article
+#: Where the book's figures are shown, in inches at 96 CSS px per inch. The article
 #: column is 672 px wide on a desktop and 342 px on a phone (a 390 px screen). A figure
 #: drawn ``COLUMN`` inches wide shows its fonts at their size in points on a desktop;
 #: every figure is also drawn a second time, ``PHONE`` inches wide with its panels in

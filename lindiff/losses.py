@@ -18,6 +18,20 @@ def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
 
     Exact in the noise (closed-form Gaussian average) and exact over the N rows
     of ``X``; the weight-decay penalty is not included. Cost O(N d r + T r).
+
+    Parameters
+    ----------
+    den : LinearDenoiser or InitializedDenoiser
+        The trained denoiser.
+    sched : Schedule
+        The schedule the denoiser was fitted with.
+    X : array_like, shape (N, d)
+        The points, one per row (``N >= 1``), usually the training set.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        ``L_t``, index ``t - 1`` for step ``t``.
     """
     den, sched = _check_denoiser(den, sched)
     X = _array("X", X, ndim=2)
@@ -38,6 +52,20 @@ def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray
 
     The expected loss on fresh data from the Gaussian ``rho``; cost O(d r r_rho)
     from the eigen forms of ``rho`` and of the denoiser.
+
+    Parameters
+    ----------
+    den : LinearDenoiser or InitializedDenoiser
+        The trained denoiser.
+    sched : Schedule
+        The schedule the denoiser was fitted with.
+    rho : Gaussian
+        The data law, of the denoiser's dimension.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        ``L_t``, index ``t - 1`` for step ``t``.
     """
     den, sched = _check_denoiser(den, sched)
     return _test_loss(_check_den(den, rho), rho)
@@ -58,6 +86,18 @@ def optimal_loss(rho: Gaussian, sched: Schedule) -> np.ndarray:
 
     The test loss of the best linear denoiser for ``rho = N(mu, Sigma)``, the one
     fitted to ``rho`` itself: the floor under every test loss.
+
+    Parameters
+    ----------
+    rho : Gaussian
+        The data law.
+    sched : Schedule
+        The noise schedule.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        ``L_t^best``, index ``t - 1`` for step ``t``.
     """
     rho = _check_gaussian("rho", rho)
     sched = _check_schedule(sched)
@@ -78,6 +118,18 @@ def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
 
     ``P_null = Id - V V^T`` projects onto the ``d - r`` directions in which the
     training set has no variance. Cost O(d r r_rho).
+
+    Parameters
+    ----------
+    den : LinearDenoiser or InitializedDenoiser
+        The trained denoiser.
+    rho : Gaussian
+        The data law, of the denoiser's dimension.
+
+    Returns
+    -------
+    float
+        ``Tr(Sigma P_null)`` (0 when ``Sigma_0`` has no null direction).
     """
     return _missing(_check_den(den, rho), rho)
 
@@ -95,6 +147,18 @@ def null_mass(den: LinearDenoiser, rho: Gaussian) -> float:
     the missing variance plus the part of the mean the training mean does not see. It is
     what the null directions add to the test loss, weighed by ``abar_t w_t(0)^2``. Cost
     O(d r r_rho).
+
+    Parameters
+    ----------
+    den : LinearDenoiser or InitializedDenoiser
+        The trained denoiser.
+    rho : Gaussian
+        The data law, of the denoiser's dimension.
+
+    Returns
+    -------
+    float
+        ``Tr(Sigma P_null) + ||P_null (mu - mu_0)||^2``.
     """
     miss = missing_variance(den, rho)
     if not den.n_null:

@@ -21,11 +21,24 @@ def empirical_denoiser(X, sched: Schedule):
     - sqrt(abar_t) sum_i p_i x_i) / sqrt(1 - abar_t)`` with the posterior ``p_i``
     proportional to ``exp(-||x_t - sqrt(abar_t) x_i||^2 / (2 (1 - abar_t)))``: a softmax
     over the training points. It is the model that memorizes perfectly: run through
-    :func:`run_chain`, it returns the training points (plus the last step's noise). The
+    :func:`~lindiff.chain.run_chain`, it returns the training points (plus the last
+    step's noise). The
     softmax drops the term ``||x_t||^2`` common to every ``i`` and subtracts each row's
     largest logit, so that it stays exact at ``t = 1``, where the logits are of order
     ``1 / beta_1 ~ 10^4``. ``eps(x, t)`` takes a batch of shape (n, d) and a step ``1 <=
     t <= T``; cost O(n N d) per call.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        The training points, one per row (``N >= 1``); a read-only copy is kept.
+    sched : Schedule
+        The noise schedule.
+
+    Returns
+    -------
+    callable
+        ``eps(x, t)``, which returns the predicted noise, shape (n, d).
     """
     sched = _check_schedule(sched)
     X = _array("X", X, ndim=2)
@@ -73,6 +86,20 @@ def nearest_training_point(U, X) -> tuple[np.ndarray, np.ndarray]:
 
     Cost O(n N d); the distance is accurate down to samples that reproduce a training
     point to rounding.
+
+    Parameters
+    ----------
+    U : array_like, shape (n, d)
+        The samples, one per row.
+    X : array_like, shape (N, d)
+        The training points, one per row (``N >= 1``).
+
+    Returns
+    -------
+    index : ndarray of int, shape (n,)
+        The row of ``X`` nearest to each sample.
+    distance : ndarray, shape (n,)
+        The Euclidean distance to it.
     """
     X = _array("X", X, ndim=2)
     U = _array("U", U, ndim=2)
@@ -91,6 +118,19 @@ def nearest_distance_ratio(U, X) -> np.ndarray:
     nearest other training point: the typical gap between training points. A ratio near
     0 is a reproduced training point; samples of the data distribution itself have
     ratios of order 1. Needs ``N >= 2`` training points. Cost O(n N d + N^2 d).
+
+    Parameters
+    ----------
+    U : array_like, shape (n, d)
+        The samples, one per row.
+    X : array_like, shape (N, d)
+        The training points, one per row (``N >= 2``, not more than half of them
+        duplicates).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        The distance from each sample to its nearest training point, over ``D``.
     """
     X = _array("X", X, ndim=2)
     U = _array("U", U, ndim=2)
@@ -112,13 +152,26 @@ def fitted_kl(U, rho: Gaussian) -> float:
     minus the bias of fitting from ``n`` samples (chapter 8).
 
     For Gaussian samples of any law ``q``, ``E KL(N(m, S) || rho) = KL(q || rho) + E_n``
-    exactly, with ``E_n`` = :func:`expected_kl_empirical` ``(d, n)``: the trace and
+    exactly, with ``E_n`` = :func:`~lindiff.kl.expected_kl_empirical` ``(d, n)``: the
+    trace and
     mean terms are unbiased and the log-determinant of the Wishart matrix ``n S`` has a
     bias that depends on ``d`` and ``n`` only. The result is therefore an unbiased
     estimate of ``KL(q || rho)`` for Gaussian samples, and of the KL of the Gaussian
     with the samples' mean and covariance otherwise (to the extent that the bias of the
     log-determinant is that of Gaussian samples). Its standard deviation is about
     ``sqrt(d (d + 3) / 2) / (2 n)`` when ``q`` is near ``rho``. Needs ``n >= d + 1``.
+
+    Parameters
+    ----------
+    U : array_like, shape (n, d)
+        The samples, one per row (``n >= d + 1``).
+    rho : Gaussian
+        The reference law, of dimension ``d``.
+
+    Returns
+    -------
+    float
+        ``KL(N(m, S) || rho) - E_n``; it can be negative.
     """
     rho = _check_gaussian("rho", rho)
     U = _array("U", U, ndim=2)

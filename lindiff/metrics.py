@@ -35,10 +35,32 @@ def generated_limit(
     """``rho_inf = N(h(Sigma) mu, f(Sigma))``: what the chain generates from infinitely
     many data (chapter 4).
 
-    The law of :func:`generated_distribution` for the denoiser fitted to ``rho = N(mu,
-    Sigma)`` itself, the limit of ``rho_N`` as ``N -> infinity``; ``KL(rho_inf || rho)``
-    is the part of ``KL(rho_N || rho)`` that no amount of data removes (the sampler's
-    own error). Cost O(T r_rho).
+    The law of :func:`~lindiff.chain.generated_distribution` for the denoiser fitted to
+    ``rho = N(mu, Sigma)`` itself, the limit of ``rho_N`` as ``N -> infinity``;
+    ``KL(rho_inf || rho)`` is the part of ``KL(rho_N || rho)`` that no amount of data
+    removes (the sampler's own error). Cost O(T r_rho).
+
+    Parameters
+    ----------
+    rho : Gaussian
+        The data law.
+    sched : Schedule
+        The noise schedule.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    train_time : float or None, default None
+        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step (:func:`~lindiff.chain.run_chain`).
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    Gaussian
+        ``rho_inf``, in the eigenbasis of ``rho``.
     """
     rho = _check_gaussian("rho", rho)
     sched = _check_schedule(sched)
@@ -57,8 +79,32 @@ class Metrics:
 
     ``train_loss`` and ``test_loss``: per step, shape (T,); ``kl`` is ``KL(rho_N ||
     rho)`` and ``kl_reverse`` is ``KL(rho || rho_N)`` (``inf`` when infinite, see
-    :func:`kl_divergence`); ``missing_variance`` is ``Tr(Sigma P_null)``; ``generated``
-    is ``rho_N`` itself, ``data`` the law ``rho`` and ``denoiser`` the model.
+    :func:`~lindiff.kl.kl_divergence`); ``missing_variance`` is ``Tr(Sigma P_null)``;
+    ``generated`` is ``rho_N`` itself, ``data`` the law ``rho`` and ``denoiser`` the
+    model.
+
+    Returned by :func:`exact_metrics` and :func:`trial`; each parameter is stored as
+    the field of the same name.
+
+    Parameters
+    ----------
+    train_loss : ndarray, shape (T,)
+        The loss on the training set per step (:func:`~lindiff.losses.train_loss`).
+    test_loss : ndarray, shape (T,)
+        The loss on fresh data from ``rho`` per step
+        (:func:`~lindiff.losses.test_loss`).
+    kl : float
+        ``KL(rho_N || rho)``.
+    kl_reverse : float
+        ``KL(rho || rho_N)``.
+    missing_variance : float
+        ``Tr(Sigma P_null)`` (:func:`~lindiff.losses.missing_variance`).
+    generated : Gaussian
+        ``rho_N``, the law of the samples.
+    data : Gaussian
+        ``rho``, the data law.
+    denoiser : LinearDenoiser or InitializedDenoiser
+        The trained denoiser.
     """
 
     train_loss: np.ndarray
@@ -78,16 +124,38 @@ def exact_metrics(
     X,
     sampler: str = "ddpm",
     sigma: str = "beta",
-    regularization: str = "constant",
 ) -> Metrics:
     """Train and test loss, KL both ways and missing variance of ``den`` fitted to ``X ~
     rho`` (chapter 4).
 
-    The one call behind every sweep of the book: :func:`train_loss`, :func:`test_loss`,
-    :func:`generated_distribution`, :func:`kl_divergence` both ways and
-    :func:`missing_variance`, all exact (no sampling). ``X`` is the training set or its
-    empirical Gaussian (:meth:`Gaussian.from_samples`), on which the train loss is the
-    test loss (chapter 1). Cost O(N d r + d r r_rho + T r).
+    The one call behind every sweep of the book: :func:`~lindiff.losses.train_loss`,
+    :func:`~lindiff.losses.test_loss`, :func:`~lindiff.chain.generated_distribution`,
+    :func:`~lindiff.kl.kl_divergence` both ways and
+    :func:`~lindiff.losses.missing_variance`, all exact (no sampling). ``X`` is the
+    training set or its empirical Gaussian
+    (:meth:`~lindiff.gaussian.Gaussian.from_samples`), on which the train loss is the
+    test loss (chapter 1). Cost O(N d r + d r r_rho + T r). The weight decay, its
+    regularizer and the training time are those ``den`` was fitted with.
+
+    Parameters
+    ----------
+    den : LinearDenoiser or InitializedDenoiser
+        The trained denoiser.
+    sched : Schedule
+        The schedule the denoiser was fitted with.
+    rho : Gaussian
+        The data law, of the denoiser's dimension.
+    X : array_like, shape (N, d), or Gaussian
+        The training set, one point per row, or its empirical Gaussian.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step (:func:`~lindiff.chain.run_chain`).
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+
+    Returns
+    -------
+    Metrics
+        The metrics, with ``rho_N``, ``rho`` and ``den``.
     """
     den, sched = _check_denoiser(den, sched)
     sampler, sigma = _check_sampler(sampler, sigma)
@@ -136,6 +204,34 @@ def trial(
     training points from it, fits the linear denoiser (``weight_decay``, ``train_time``)
     and returns :func:`exact_metrics`; ``Metrics.data`` is the ``rho`` drawn. The random
     numbers are drawn in that order, so a loop of trials is reproducible from its seed.
+
+    Parameters
+    ----------
+    d : int
+        The dimension, ``>= 1``.
+    k : float
+        The power-law exponent of the spectrum of ``Sigma``, ``>= 0``.
+    N : int
+        The number of training points, ``>= 2``.
+    sched : Schedule
+        The noise schedule.
+    rng : numpy.random.Generator
+        The source of ``rho`` and of the training set.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    train_time : float or None, default None
+        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step (:func:`~lindiff.chain.run_chain`).
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    Metrics
+        The exact metrics of the trained denoiser against the ``rho`` drawn.
     """
     sampler, sigma = _check_sampler(sampler, sigma)
     rho = power_law_gaussian(d, k, rng)

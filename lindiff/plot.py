@@ -72,8 +72,8 @@ _STYLE = {
 
 def use_style() -> None:
     """Apply the book's matplotlib style (idempotent). In IPython, figures are then
-    shown through :func:`figure_png`: sharp, checked for legibility, and with a second
-    layout for phones."""
+    shown through :func:`~lindiff.layout.figure_png`: sharp, checked for legibility, and
+    with a second layout for phones."""
     mpl.rcParams.update(_STYLE)
     try:
         from IPython import get_ipython
@@ -116,10 +116,10 @@ def spectrum(
 
     ``data`` and ``generated`` are Gaussians or their spectra (eigenvalues in decreasing
     order). ``data``: the spectrum of ``Sigma`` (grey line); ``generated``: that of
-    ``rho_N``
-    (line; zero values, which a log axis cannot show, are left out); ``training``: that
-    of ``Sigma_0`` (open markers, non-zero values only); ``floor``: a dashed level,
-    labelled ``floor_label`` when given.
+    ``rho_N`` (line; zero values, which a log axis cannot show, are left out), labelled
+    ``generated_label`` (by default "generated f(Sigma_0)" in mathtext);
+    ``training``: that of ``Sigma_0`` (open markers, non-zero values only); ``floor``: a
+    dashed level, labelled ``floor_label`` when given.
     """
     data = np.asarray(getattr(data, "spectrum", data))
     generated = np.asarray(getattr(generated, "spectrum", generated))
@@ -151,6 +151,8 @@ def spectrum(
 def losses(ax, t, test, train, best, title=None, ylabel="$L_t$"):
     """Per-step losses on log-log axes (chapters 3, 5): test, train and the floor
     ``best``.
+
+    The y axis is labelled ``ylabel``, by default ``L_t`` in mathtext.
     """
     ax.loglog(t, test, color=COLORS[1], label="test")
     ax.loglog(t, train, color=COLORS[0], label="train")
@@ -165,12 +167,12 @@ class Explorer:
 
     ``draw(**values)`` draws one figure and ends with ``plt.show()``, as an explorer
     cell's function does; here ``plt.show`` is replaced while drawing, so that each
-    figure is kept instead of being shown, as two PNGs (:func:`figure_png`, one pixel
-    per CSS pixel): ``frames`` for desktops and ``phones``. ``controls`` maps each
-    argument to ``(label, values)``: numbers give a slider, strings a menu. A
-    combination that draws nothing shows what it printed. The HTML (text/html) holds the
-    images as data URIs and a small script, and works in a static page and in Jupyter
-    alike; ``weight`` is its size in bytes.
+    figure is kept instead of being shown, as two PNGs
+    (:func:`~lindiff.layout.figure_png`, one pixel per CSS pixel): ``frames`` for
+    desktops and ``phones``. ``controls`` maps each argument to ``(label, values)``:
+    numbers give a slider, strings a menu. A combination that draws nothing shows what
+    it printed. The HTML (text/html) holds the images as data URIs and a small script,
+    and works in a static page and in Jupyter alike; ``weight`` is its size in bytes.
     """
 
     def __init__(self, draw, controls: dict, title: str = "explorer"):

@@ -45,6 +45,20 @@ def sampler_noise(
     ``"beta"``: ``sigma_t^2 = beta_t``; ``"posterior"``:
     ``sigma_t^2 = beta_t (1 - abar_{t-1}) / (1 - abar_t)`` (zero at ``t = 1``);
     the deterministic DDIM sampler adds none.
+
+    Parameters
+    ----------
+    sched : Schedule
+        The noise schedule.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse step.
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (not used by DDIM).
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        ``sigma_t^2``, index ``t - 1`` for step ``t``.
     """
     return _noise(_check_schedule(sched), *_check_sampler(sampler, sigma))
 
@@ -74,7 +88,7 @@ def _moments(
 
     Along an eigen-direction, ``eps = w_t (u - sqrt(abar_t) m)`` makes the step
     ``u_{t-1} = g_t u_t + e_t m + sigma_t z`` with ``g_t = keep_t - mix_t w_t`` and
-    ``e_t = mix_t w_t sqrt(abar_t)`` (:func:`_chain_steps`), ``s_t = sqrt(1 - abar_t)``.
+    ``e_t = mix_t w_t sqrt(abar_t)`` (``_chain_steps``), ``s_t = sqrt(1 - abar_t)``.
     ``g_t`` is written as a sum of non-negative terms, so that it vanishes exactly where
     it should (a null direction at t = 1 gives ``f(0) = sigma_1^2`` exactly): DDPM ``g_t
     = keep_t ((1 - abar_{t-1})(1 - beta_t) + beta_t rho_t) / (1 - abar_t)``, DDIM ``g_t

@@ -18,6 +18,12 @@ class Schedule:
     is ``1 - abar_t`` computed without cancellation (exactly ``beta_1`` at t = 1) and
     ``one_minus_alpha_bar_prev`` is ``1 - abar_{t-1}`` (0 at t = 1). Every derived
     array is computed once, here, and read-only.
+
+    Parameters
+    ----------
+    beta : array_like, shape (T,)
+        The variances ``beta_t`` of steps ``t = 1..T``, with ``0 < beta_t < 1`` and
+        ``T >= 1``; stored as a read-only copy, the attribute ``beta``.
     """
 
     beta: np.ndarray
@@ -69,13 +75,36 @@ class Schedule:
         return self.one_minus_alpha_bar / self.alpha_bar
 
     def check_step(self, t) -> int:
-        """Validate a time step ``1 <= t <= T`` and return it as an int."""
+        """Validate a time step ``1 <= t <= T`` and return it as an int.
+
+        Parameters
+        ----------
+        t : int
+            The step.
+
+        Returns
+        -------
+        int
+            ``t``, a Python int.
+        """
         t = _integer("t", t, low=1)
         if t > self.T:
             raise ValueError(f"t: expected 1 <= t <= T = {self.T}, got {t}")
         return t
 
     def same_as(self, other: "Schedule") -> bool:
+        """Whether ``other`` is a schedule with the same ``beta``, value for value.
+
+        Parameters
+        ----------
+        other : object
+            The object to compare with.
+
+        Returns
+        -------
+        bool
+            ``True`` when ``other`` is a :class:`Schedule` with an equal ``beta``.
+        """
         return isinstance(other, Schedule) and np.array_equal(self.beta, other.beta)
 
 
@@ -86,6 +115,20 @@ def linear_schedule(
 
     This is the talk's schedule taken literally, so ``beta_1 = beta_min + (beta_max -
     beta_min) / T`` (1.099e-4 by default) and ``beta_T = beta_max``.
+
+    Parameters
+    ----------
+    T : int, default 1000
+        The number of steps, ``>= 1``.
+    beta_min : float, default 1e-4
+        The intercept, ``0 < beta_min < 1``.
+    beta_max : float, default 1e-2
+        ``beta_T``, with ``beta_min <= beta_max < 1``.
+
+    Returns
+    -------
+    Schedule
+        The schedule.
     """
     T = _integer("T", T, low=1)
     beta_min = _real(
@@ -106,7 +149,18 @@ def authors_schedule(T: int = 1000) -> Schedule:
     """The schedule of the paper's authors' published code: ``beta`` linear from
     ``1e-4`` to ``2e-2`` over ``T`` steps, endpoints included (``beta_1 = 1e-4``,
     ``beta_T = 2e-2``). The book's default is the talk's :func:`linear_schedule`
-    (chapter 1)."""
+    (chapter 1).
+
+    Parameters
+    ----------
+    T : int, default 1000
+        The number of steps, ``>= 2``.
+
+    Returns
+    -------
+    Schedule
+        The schedule.
+    """
     T = _integer("T", T, low=2)
     return Schedule(np.linspace(1e-4, 2e-2, T))
 
@@ -119,10 +173,10 @@ def _check_schedule(sched) -> Schedule:
     return sched
 
 
-#: The two regularizers of the book (chapters 1, 6): a constant weight decay ``gamma
-#: ||W_t||_F^2`` at every step, or the one of the paper's authors' code, scaled with
-#: the step, ``gamma_t = abar_t c``, whose minimizer is the optimal denoiser of
-#: ``Sigma_0 + c Id``.
+#: The names of the two regularizers of the book (chapters 1, 6), ``"constant"``, a
+#: weight decay ``gamma ||W_t||_F^2`` at every step, and ``"step-scaled"``, the one of
+#: the paper's authors' code, scaled with the step, ``gamma_t = abar_t c``, whose
+#: minimizer is the optimal denoiser of ``Sigma_0 + c Id``.
 REGULARIZATIONS = ("constant", "step-scaled")
 
 

@@ -32,6 +32,32 @@ def gradient_descent(
     gradient-flow limit (``eta -> 0``, ``k eta = tau``) is
     ``fit_linear_denoiser(..., train_time=tau)`` from ``W_0 = 0`` and
     :func:`fit_from_init` otherwise. Returns ``(W, b)`` after ``n_steps`` iterations.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        The training points, one per row (``N >= 2``).
+    sched : Schedule
+        The noise schedule.
+    t : int
+        The step whose loss is minimized, ``1 <= t <= T``.
+    learning_rate : float
+        ``eta > 0``.
+    n_steps : int
+        The number of iterations, ``>= 0``.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    init : array_like, shape (d, d), optional
+        The initial ``W`` (default: zero).
+
+    Returns
+    -------
+    W : ndarray, shape (d, d)
+        The weights after ``n_steps`` iterations.
+    b : ndarray, shape (d,)
+        The optimal bias for them, ``-sqrt(abar_t) W mu_0``.
     """
     sched = _check_schedule(sched)
     X = _array("X", X, ndim=2)
@@ -67,6 +93,22 @@ def random_init(d: int, sched: Schedule, rng, scale: float | None = None) -> np.
     Entries i.i.d. ``N(0, scale^2)``; the default ``scale = 1/sqrt(d)`` is the
     initialization of the paper's authors' code, which puts the eigenvalues of each
     ``W_t(0)`` in the unit disc (the circular law).
+
+    Parameters
+    ----------
+    d : int
+        The dimension, ``>= 1``.
+    sched : Schedule
+        The noise schedule (its ``T`` sets the number of matrices).
+    rng : numpy.random.Generator
+        The source of the entries.
+    scale : float or None, default None
+        The standard deviation of the entries, ``>= 0`` (``None``: ``1/sqrt(d)``).
+
+    Returns
+    -------
+    ndarray, shape (T, d, d)
+        ``W_t(0)``, index ``t - 1`` for step ``t``.
     """
     sched = _check_schedule(sched)
     d = _integer("d", d, low=1)
@@ -94,7 +136,27 @@ def fit_from_init(
     last. The bias stays at its optimum ``-sqrt(abar_t) W mu_0``. ``init`` has shape
     (T, d, d) (:func:`random_init`) or (d, d) (the same start at every step);
     ``train_time = None`` (converged) forgets it entirely. ``X`` as in
-    :func:`fit_linear_denoiser`.
+    :func:`~lindiff.denoiser.fit_linear_denoiser`.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d), or Gaussian
+        The training points, one per row (``N >= 2``), or their empirical Gaussian.
+    sched : Schedule
+        The noise schedule.
+    init : array_like, shape (T, d, d) or (d, d)
+        The initial weights ``W_t(0)``.
+    train_time : float or None
+        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    InitializedDenoiser
+        The trained denoiser.
     """
     flow = fit_linear_denoiser(X, sched, weight_decay, train_time, regularization)
     sched, d = flow.schedule, flow.d

@@ -9,6 +9,7 @@ must fail: a check that cannot fail proves nothing.
 
 import numpy as np
 import pytest
+from scipy import stats
 from conftest import SCHED, assert_fails, assert_passes, problem
 
 from lindiff import checks as lc
@@ -83,6 +84,120 @@ def test_wald_statistic_of_least_squares_is_close_to_chi2():
     # sampling error of the variance ratio over 300 draws: about sqrt(2 / 300) ~ 0.08
     assert abs(mean_ratio - 1) < 0.05
     assert var_ratio < 1.2 + 3 * 0.08
+
+
+def _t_families(rng, R, K, n, shift):
+    """R families of K estimates, each the mean of n independent N(shift, 1) draws, and
+    their sample standard errors: the mean and the sample variance drawn from their
+    exact, independent laws."""
+    mean = shift + rng.standard_normal((R, K)) / np.sqrt(n)
+    se = np.sqrt(rng.chisquare(n - 1, size=(R, K)) / ((n - 1) * n))
+    return mean, se
+
+
+@pytest.mark.parametrize("K,n", [(1, 5), (6, 10), (30, 20)])
+def test_t_agreement_has_the_stated_false_alarm_rate(K, n):
+    """Families of K comparisons under the claim (claimed 0): with no allowance and the
+    mean at the claim, and with the mean at the edge of the allowance."""
+    rng = np.random.default_rng(100 * K + n)
+    R, chunk, allow = 1_000_000, 100_000, 0.5 / np.sqrt(n)
+    rates = (1e-2, 1e-3, 1e-4)
+    limits = [
+        lc.t_agreement(np.zeros(K), 1.0, n, 0.0, false_alarm=a).limit for a in rates
+    ]
+    at_claim, at_edge = np.zeros(len(rates), int), np.zeros(len(rates), int)
+    for start in range(0, R, chunk):
+        mean, se = _t_families(rng, chunk, K, n, 0.0)
+        t_claim = np.max(np.abs(mean) / se, axis=1)
+        mean_e, se_e = _t_families(rng, chunk, K, n, allow)
+        t_edge = np.max(np.maximum(np.abs(mean_e) - allow, 0) / se_e, axis=1)
+        if start == 0:  # the statistic simulated here is the check's value
+            for i in range(300):
+                assert lc.t_agreement(mean[i], se[i], n, 0.0).value == t_claim[i]
+                c = lc.t_agreement(mean_e[i], se_e[i], n, 0.0, allowance=allow)
+                assert c.value == t_edge[i]
+        at_claim += [np.count_nonzero(t_claim > q) for q in limits]
+        at_edge += [np.count_nonzero(t_edge > q) for q in limits]
+    for rate, count, edge in zip(rates, at_claim, at_edge):
+        # K independent |t| against the quantile at rate / (2K) each: the family fails
+        # with probability 1 - (1 - rate/K)^K, within rate^2/2 of the stated rate;
+        # binomial counts, accepted within 6 standard deviations
+        p = 1 - (1 - rate / K) ** K
+        assert abs(count - R * p) < 6 * np.sqrt(R * p), (rate, count, R * p)
+        # at the edge of the allowance only the far side can fail: half the rate, and
+        # never more than the stated rate
+        assert R * p / 2 - 6 * np.sqrt(R * p) < edge < R * rate, (rate, edge, R * p)
+
+
+def test_t_agreement_is_the_bonferroni_student_t_comparison():
+    # against the written-out rule |estimate - claimed| <= q se + allowance, q the
+    # two-sided Student t quantile at false_alarm / (2 family), on comparisons near the
+    # boundary, some of them without spread
+    rng = np.random.default_rng(41)
+    verdicts = []
+    for _ in range(2000):
+        K, sets = rng.integers(1, 8), rng.integers(2, 40)
+        family = K + rng.integers(0, 3) * K
+        rate = 10 ** rng.uniform(-5, -1)
+        q = stats.t.isf(rate / (2 * family), sets - 1)
+        se = rng.uniform(0.5, 2, K) * (rng.uniform(size=K) > 0.1)
+        allowance = rng.uniform(0, 1, K) * (rng.uniform(size=K) > 0.3)
+        claimed = rng.standard_normal(K)
+        dev = (q * se + allowance) * rng.uniform(0.9, 1.1, K) * rng.choice([-1, 1], K)
+        check = lc.t_agreement(
+            claimed + dev, se, sets, claimed, allowance, family, false_alarm=rate
+        )
+        expected = np.all(np.abs(dev) <= q * se + allowance)
+        assert check.passed == expected and check.limit == pytest.approx(q, rel=1e-12)
+        assert check.kind == "statistical" and check.false_alarm == rate
+        verdicts.append(expected)
+    assert 0.05 < np.mean(verdicts) < 0.95  # both verdicts, often
+
+
+def test_t_agreement_passes_the_claim_and_fails_a_wrong_answer():
+    # 12 estimates, each the average of 200 draws whose mean lies within the allowance
+    # of the claim but near its edge (a finite-d bias of 10 to 20 standard errors)
+    rng = np.random.default_rng(42)
+    K, n = 12, 200
+    claimed = rng.uniform(1, 3, K)
+    allowance = 0.05 * claimed
+    sd = rng.uniform(0.05, 0.1, K)
+    bias = allowance * rng.uniform(0.8, 1, K) * rng.choice([-1, 1], K)
+    draws = claimed + bias + sd * rng.standard_normal((n, K))
+    mean, se = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(n)
+    assert_passes(lc.t_agreement(mean, se, n, claimed, allowance=allowance))
+    assert_passes(lc.t_agreement(mean, se, n, claimed, allowance=allowance, family=100))
+    # the bias is what the allowance is for: without it the claim fails
+    assert_fails(lc.t_agreement(mean, se, n, claimed))
+    # a wrong answer: one claim 10 standard errors beyond the allowance from the truth
+    wrong = claimed.copy()
+    wrong[3] += bias[3] + allowance[3] + 10 * sd[3] / np.sqrt(n)
+    assert_fails(lc.t_agreement(mean, se, n, wrong, allowance=allowance))
+    assert_fails(lc.t_agreement(np.nan, 1.0, n, 0.0))
+    assert_fails(lc.t_agreement(1.0, 0.0, n, 0.0))  # no spread, a deviation
+    assert_passes(lc.t_agreement(1.0, 0.0, n, 0.0, allowance=1.0))
+
+
+@pytest.mark.parametrize(
+    "change,argument",
+    [
+        ({"estimates": "x"}, "estimates"),
+        ({"estimates": []}, "estimates"),
+        ({"standard_errors": [1.0, -0.1]}, "standard_errors"),
+        ({"claimed": [1.0, 2.0, 3.0]}, "claimed"),
+        ({"allowance": -0.1}, "allowance"),
+        ({"allowance": np.inf}, "allowance"),
+        ({"sets": 1}, "sets"),
+        ({"sets": 10.0}, "sets"),
+        ({"family": 1}, "family"),
+        ({"false_alarm": 0.0}, "false_alarm"),
+        ({"false_alarm": 1.5}, "false_alarm"),
+    ],
+)
+def test_t_agreement_rejects_bad_input(change, argument):
+    kw = dict(estimates=[1.0, 2.0], standard_errors=[0.1, 0.2], sets=10, claimed=1.5)
+    with pytest.raises(ValueError, match=argument):
+        lc.t_agreement(**(kw | change))
 
 
 # -------------------------------------------------------- mutations, chapter by chapter

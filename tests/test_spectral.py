@@ -5,7 +5,7 @@ deterministic equivalents of chapter 6 and against simulations."""
 
 import numpy as np
 import pytest
-from conftest import SCHED, assert_close, assert_fails
+from conftest import SCHED, assert_close, assert_fails, assert_passes
 
 from lindiff import checks as lc
 import lindiff_core as ld
@@ -103,18 +103,19 @@ def test_predicted_metrics_meet_exact_values_of_simulated_training_sets():
             )
             sim.append([m.test_loss.sum(), m.kl, m.kl_reverse])
         rows.append((np.array(sim), np.array([th.test_loss, th.kl, th.kl_reverse])))
-    from scipy import stats
-
-    q = stats.t.isf(1e-4 / (2 * 9), n_sets - 1)
     for sim, th in rows:
         mean, se = sim.mean(axis=0), sim.std(axis=0, ddof=1) / np.sqrt(n_sets)
-        assert np.all(np.abs(mean - th) <= q * se + 4 / d * np.abs(th)), (mean, th)
+        allowance = 4 / d * np.abs(th)
+        assert_passes(
+            lc.t_agreement(mean, se, n_sets, th, allowance=allowance, family=9)
+        )
     # a wrong answer: the early-stopped flow at half the rate
     sim, _ = rows[2]
     mean, se = sim.mean(axis=0), sim.std(axis=0, ddof=1) / np.sqrt(n_sets)
     half = ld.predict_metrics(lam, N, SCHED, train_time=15.0)
     half = np.array([half.test_loss, half.kl, half.kl_reverse])
-    assert np.any(np.abs(mean - half) > q * se + 4 / d * np.abs(half))
+    allowance = 4 / d * np.abs(half)
+    assert_fails(lc.t_agreement(mean, se, n_sets, half, allowance=allowance, family=9))
 
 
 @pytest.mark.parametrize("k", [0.0, 2.0])
@@ -147,3 +148,47 @@ def test_limiting_cdf_of_marchenko_pastur():
         for p in points
     ]
     assert_close(F, np.array(exact), 1e-9, "cdf")
+
+
+@pytest.mark.parametrize("N", [126, 251, 2001])  # N - 1 < d, = d, > d
+def test_the_limiting_spectrum_object_against_marchenko_pastur(N):
+    """LimitingSpectrum: support and atom of the closed form, pdf on a grid, cdf at the
+    edges (the atom below, one above), expect of 1 and of x (mass one, mean (n/N) Tr
+    Sigma / d), and the wrappers are its methods."""
+    d = 250
+    spec = ld.LimitingSpectrum(np.ones(d), N)
+    n, q, s = N - 1, d / (N - 1), (N - 1) / N
+    a, b = s * (1 - np.sqrt(q)) ** 2, s * (1 + np.sqrt(q)) ** 2
+    ((lo, hi),) = spec.support
+    # the edges from a scalar root finder (brentq to 4 eps): rounding, 1e-12 relative
+    assert_close(np.array([lo, hi]), np.array([a, b]), 1e-12, "support", scale=b)
+    assert abs(spec.atom - max(0.0, 1 - n / d)) <= 1e-11
+    grid = np.linspace(0, 5, 101)[1:]
+    assert_close(spec.pdf(grid), marchenko_pastur(grid, d, N)[0], 1e-9, "pdf")
+    cdf = spec.cdf(np.array([-1.0, 0.0, lo * 0.5, hi * 1.01]))
+    assert cdf[0] == 0.0 and cdf[1] == spec.atom and cdf[2] == spec.atom
+    assert abs(cdf[3] - 1.0) <= 1e-10  # quadrature of the whole mass
+    mass = spec.expect(lambda x: np.ones_like(x))
+    mean = spec.expect(lambda x: x)
+    assert abs(mass - 1.0) <= 1e-10 and abs(mean - s) <= 1e-10 * s
+    assert ld.limiting_cdf(np.ones(d), N, grid).tolist() == spec.cdf(grid).tolist()
+    assert ld.typical_average(lambda x: x**2, np.ones(d), N) == spec.expect(
+        lambda x: x**2
+    )
+    x, density = spec.nodes()
+    assert np.all(np.diff(x) > 0) and np.all(density > 0)
+    assert repr(spec) == f"LimitingSpectrum(d={d}, N={N})"
+
+
+def test_the_limiting_spectrum_rejects_bad_input():
+    with pytest.raises(ValueError, match="eigenvalues"):
+        ld.LimitingSpectrum(np.zeros(5), 10)
+    with pytest.raises(ValueError, match="N"):
+        ld.LimitingSpectrum(np.ones(5), 1)
+    spec = ld.LimitingSpectrum(np.ones(5), 10)
+    with pytest.raises(ValueError, match="x"):
+        spec.pdf([[1.0]])
+    with pytest.raises(ValueError, match="phi"):
+        spec.expect(3.0)
+    with pytest.raises(ValueError, match="weights"):
+        spec.expect(lambda x: x, weights=np.ones(4))

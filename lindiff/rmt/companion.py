@@ -28,7 +28,7 @@ def _x_of_m(m, v, c, n):
 
 def _companion(z, m, v, c, n, upper: bool, max_iter: int = 200, strict=True):
     """Newton's method for the companion Stieltjes transform ``m(z)`` of ``Sigma_0``:
-    ``z = x(m)`` (:func:`_x_of_m`), from the guesses ``m``, vectorized over ``z``.
+    ``z = x(m)`` (``_x_of_m``), from the guesses ``m``, vectorized over ``z``.
 
     With ``upper=True`` every ``z`` has ``Im z > 0`` and the root sought is the one in
     the upper half plane (Silverstein and Bai: it is unique there): a step that would
@@ -90,7 +90,7 @@ def _support(v, c, n):
 
 
 def _edges(v, c, n):
-    """:func:`_support` (the divisions by ``m = 0`` at a bracket's end give inf)."""
+    """``_support`` (the divisions by ``m = 0`` at a bracket's end give inf)."""
     d_plus = c.sum()
 
     cv = c / n

@@ -116,7 +116,23 @@ class Contour:
 class TypicalMetrics:
     """Typical-case metrics of the trained chain (chapters 6, 7), one value per point
     of a sweep: the summed test loss, ``KL(rho_N || rho)``, ``KL(rho || rho_N)``, and
-    ``error``, the largest estimated quadrature error of the three, relative."""
+    ``error``, the largest estimated quadrature error of the three, relative.
+
+    Returned by :func:`predict_metrics`; each parameter is stored as the field of the
+    same name, an array of the broadcast shape of the sweep's ``weight_decay`` and
+    ``train_time``.
+
+    Parameters
+    ----------
+    test_loss : ndarray
+        The test loss summed over the steps, ``sum_t L_t``.
+    kl : ndarray
+        ``KL(rho_N || rho)``.
+    kl_reverse : ndarray
+        ``KL(rho || rho_N)``.
+    error : ndarray
+        The estimated quadrature error, relative to the smallest of the three metrics.
+    """
 
     test_loss: np.ndarray
     kl: np.ndarray
@@ -193,18 +209,50 @@ def predict_metrics(
     * test loss ``sum_t [Tr (1 - s_t w_t)^2 + (1 + 1/N) abar_t Tr Sigma w_t^2]``,
 
     every trace a typical-case average over ``Sigma_0`` with weights ``1``, ``lambda``
-    or
-    ``1/lambda`` in the eigenbasis of ``Sigma`` (:func:`typical_average`), and the mean
-    term of the forward divergence from the deterministic equivalent of two resolvents.
-    All are Cauchy integrals on one contour around the spectrum (:class:`Contour`),
-    ``f``, ``h`` and ``w_t`` evaluated at complex ``lambda``: they are analytic except
-    at
-    the poles ``lambda = -(1 - abar_t + gamma_t)/abar_t``. ``weight_decay`` and
+    or ``1/lambda`` in the eigenbasis of ``Sigma``
+    (:func:`~lindiff.rmt.density.typical_average`), and the mean term of the forward
+    divergence from the deterministic equivalent of two resolvents. All are Cauchy
+    integrals on one contour around the spectrum (``Contour``), ``f``, ``h`` and
+    ``w_t`` evaluated at complex ``lambda``: they are analytic except at the poles
+    ``lambda = -(1 - abar_t + gamma_t)/abar_t``. ``weight_decay`` and
     ``train_time`` broadcast (arrays give sweeps). Each point doubles the nodes of its
     contour until the traces and the mean term change by at most ``1e-6`` of the
     smallest metric between the nodes and half of them (``error`` holds that estimate).
     Raises ``RuntimeError`` if ``f`` has zeros inside the contour (then ``ln f`` is not
     analytic there). The population mean is zero, as in the chapters.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``, all ``> 0``.
+    N : int
+        The number of training points, ``>= 2``.
+    sched : Schedule
+        The noise schedule.
+    weight_decay : array_like, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``; an array gives a
+        sweep.
+    train_time : array_like or None, default None
+        The training time ``tau``, finite and ``> 0``; ``None``: trained to
+        convergence. Broadcast with ``weight_decay``.
+    sampler : {'ddpm', 'ddim'}, default 'ddpm'
+        The reverse chain (:func:`~lindiff.chain.run_chain`).
+    sigma : {'beta', 'posterior'}, default 'beta'
+        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    TypicalMetrics
+        The three metrics and their error estimate, each of the broadcast shape of
+        ``weight_decay`` and ``train_time``.
+
+    Raises
+    ------
+    RuntimeError
+        If ``f`` has zeros inside the contour, or Newton's method for ``m(z)`` does not
+        converge.
     """
     sched = _check_schedule(sched)
     sampler, sigma = _check_sampler(sampler, sigma)

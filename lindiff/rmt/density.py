@@ -65,7 +65,7 @@ class LimitingSpectrum:
 
     @property
     def support(self) -> list[tuple[float, float]]:
-        """The support of the density: a list of intervals ``(a, b)``, in increasing
+        """The support of the density, a list of intervals ``(a, b)`` in increasing
         order (the atom at zero aside)."""
         if self._support_cache is None:
             self._support_cache = _support(self.v, self.c, self.n)
@@ -79,7 +79,23 @@ class LimitingSpectrum:
 
     def pdf(self, x) -> np.ndarray:
         """The density at each point of ``x`` (1-d), 0 outside the support; the atom
-        at zero is not part of it (:attr:`atom`)."""
+        at zero is not part of it (:attr:`atom`).
+
+        Parameters
+        ----------
+        x : array_like, shape (m,)
+            The points.
+
+        Returns
+        -------
+        ndarray, shape (m,)
+            The density at ``x``.
+
+        Raises
+        ------
+        RuntimeError
+            If Newton's method for ``m(z)`` does not converge.
+        """
         x = _array("x", x, ndim=1)
         m = np.zeros(x.shape, dtype=complex)
         inside = np.zeros(x.shape, dtype=bool)
@@ -91,7 +107,20 @@ class LimitingSpectrum:
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """``(x, pdf(x))`` at the nodes of the quadrature of :meth:`expect`, sorted:
-        the density where it is integrated."""
+        the density where it is integrated.
+
+        Returns
+        -------
+        x : ndarray
+            The nodes, in increasing order.
+        density : ndarray
+            The density at the nodes.
+
+        Raises
+        ------
+        RuntimeError
+            If the quadrature or Newton's method for ``m(z)`` does not converge.
+        """
         _, x, _, m, *_ = self._level()
         x, m = x.ravel(), m.ravel()
         order = np.argsort(x)
@@ -107,7 +136,23 @@ class LimitingSpectrum:
     def cdf(self, x) -> np.ndarray:
         """The fraction of the eigenvalues at or below each point of ``x`` (1-d), the
         atom at zero included: the density integrated by the quadrature of
-        :meth:`expect`, the panel that holds ``x`` by 32 Gauss nodes."""
+        :meth:`expect`, the panel that holds ``x`` by 32 Gauss nodes.
+
+        Parameters
+        ----------
+        x : array_like, shape (m,)
+            The points.
+
+        Returns
+        -------
+        ndarray, shape (m,)
+            The distribution function at ``x``.
+
+        Raises
+        ------
+        RuntimeError
+            If the quadrature or Newton's method for ``m(z)`` does not converge.
+        """
         x = _array("x", x, ndim=1)
         return np.where(x >= 0, self.atom, 0.0) + np.where(x > 0, self._cdf(x), 0.0)
 
@@ -416,6 +461,29 @@ def limiting_density(eigenvalues, N: int, x=None):
     None`` returns the density at the nodes of the quadrature that
     :func:`typical_average` uses (sorted, :meth:`LimitingSpectrum.nodes`); the density
     and the atom integrate to one.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
+    N : int
+        The number of samples, ``>= 2``.
+    x : array_like, shape (m,), optional
+        The points at which to evaluate the density (default: the quadrature nodes).
+
+    Returns
+    -------
+    x : ndarray
+        The points.
+    density : ndarray
+        The density at ``x`` (0 outside the support).
+    atom : float
+        The mass at zero.
+
+    Raises
+    ------
+    RuntimeError
+        If the quadrature or Newton's method for ``m(z)`` does not converge.
     """
     spec = shared_spectrum(eigenvalues, N)
     x, density = spec.nodes() if x is None else (x, spec.pdf(x))
@@ -424,12 +492,58 @@ def limiting_density(eigenvalues, N: int, x=None):
 
 def limiting_cdf(eigenvalues, N: int, x) -> np.ndarray:
     """The large-d fraction of the eigenvalues of ``Sigma_0`` at or below each ``x``
-    (the atom at zero included): :meth:`LimitingSpectrum.cdf` (chapter 5)."""
+    (the atom at zero included): :meth:`LimitingSpectrum.cdf` (chapter 5).
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
+    N : int
+        The number of samples, ``>= 2``.
+    x : array_like, shape (m,)
+        The points.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        The distribution function at ``x``.
+
+    Raises
+    ------
+    RuntimeError
+        If the quadrature or Newton's method for ``m(z)`` does not converge.
+    """
     return shared_spectrum(eigenvalues, N).cdf(x)
 
 
 def typical_average(phi, eigenvalues, N: int, weights=None, rtol: float = 1e-8):
     """Typical-case ``(1/d) E sum_i phi(lambda_i) u_i^T A u_i`` over the eigenpairs of
     ``Sigma_0`` of ``N`` samples of ``N(mu, Sigma)``: :meth:`LimitingSpectrum.expect`
-    (chapter 5)."""
+    (chapter 5).
+
+    Parameters
+    ----------
+    phi : callable
+        ``phi(x)`` takes the array of nodes ``x`` and returns values over its last
+        axis (a stack of functions gives a stack of averages).
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
+    N : int
+        The number of samples, ``>= 2``.
+    weights : array_like, shape (d,), optional
+        The diagonal of ``A`` in the eigenbasis of ``Sigma`` (default: all ones).
+    rtol : float, default 1e-8
+        The largest accepted quadrature error, relative to the average of ``|phi|``.
+
+    Returns
+    -------
+    float or ndarray
+        The average (an array for a stack of functions).
+
+    Raises
+    ------
+    RuntimeError
+        If the estimated quadrature error exceeds ``rtol``, or the quadrature or
+        Newton's method for ``m(z)`` does not converge.
+    """
     return shared_spectrum(eigenvalues, N).expect(phi, weights, rtol)

@@ -18,12 +18,12 @@ def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
 
     ``fun(x, idx)`` returns ``(f, f', scale)`` at the points ``x`` of the problems
     ``idx``, ``scale`` the size of the terms summed in ``f`` (a root is accepted once
-    ``|f|`` is at the rounding level ``32 eps scale``); ``f(lo) <= 0 <= f(hi)`` on
-    entry. A step that leaves the bracket is replaced by bisection (geometric when
-    the bracket spans more than a factor 4 and ``lo > 0``); only unconverged
-    problems are evaluated. ``x0`` is an optional starting guess (continuation).
-    Raises ``RuntimeError`` if some root has not converged, rather than returning
-    it silently.
+    ``|f|`` is at most the rounding level ``eps scale``, ``_rounding(scale)``);
+    ``f(lo) <= 0 <= f(hi)`` on entry. A step that leaves the bracket is replaced by
+    bisection (geometric when the bracket spans more than a factor 4 and ``lo > 0``);
+    only unconverged problems are evaluated. ``x0`` is an optional starting guess
+    (continuation). Raises ``RuntimeError`` if some root has not converged, rather than
+    returning it silently.
 
     Hand-written rather than ``scipy.optimize.elementwise.find_root`` because the
     equation's derivative is known in closed form: Chandrupatla's method, which does
@@ -123,6 +123,25 @@ def silverstein_kappa(eigenvalues, N, c) -> np.ndarray:
     steps inside the bracket ``[kappa_0, c + Tr Sigma / N]``, on which the equation is
     increasing; no starting guess is needed and a failure raises instead of returning a
     wrong root.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues ``lambda_nu`` of ``Sigma``: ``>= 0``, at least one positive.
+    N : array_like
+        The number of samples, ``> 0`` (not necessarily an integer).
+    c : array_like
+        The ridge, ``>= 0``; broadcast with ``N``.
+
+    Returns
+    -------
+    ndarray
+        ``kappa``, of the broadcast shape of ``N`` and ``c``.
+
+    Raises
+    ------
+    RuntimeError
+        If the Newton iteration does not converge for some root.
     """
     lam = _spectrum(eigenvalues)
     N = _array("N", N)
@@ -203,7 +222,29 @@ class TypicalCase:
     All fields are arrays over the ridge ``c``: ``kappa``, ``dkappa`` (``d kappa / d
     c``) and the large-d limits of ``Tr (Sigma_0 + c)^-1`` (``tr_resolvent``), ``Tr
     (Sigma_0 + c)^-2``, ``Tr Sigma_0 (Sigma_0 + c)^-2``, ``Tr Sigma (Sigma_0 + c)^-1``,
-    ``Tr Sigma (Sigma_0 + c)^-2`` and ``ln det (Sigma_0 + c)``.
+    ``Tr Sigma (Sigma_0 + c)^-2`` and ``ln det (Sigma_0 + c)``. Returned by
+    :func:`typical_case`; each parameter is stored as the field of the same name.
+
+    Parameters
+    ----------
+    c : ndarray
+        The ridges ``c > 0``; every other field has the shape of ``c``.
+    kappa : ndarray
+        ``kappa(c)`` of the Silverstein equation for ``(n, Sigma')``.
+    dkappa : ndarray
+        ``d kappa / d c``.
+    tr_resolvent : ndarray
+        ``Tr (Sigma_0 + c)^-1``.
+    tr_resolvent2 : ndarray
+        ``Tr (Sigma_0 + c)^-2``.
+    tr_sigma0_resolvent2 : ndarray
+        ``Tr Sigma_0 (Sigma_0 + c)^-2``.
+    tr_sigma_resolvent : ndarray
+        ``Tr Sigma (Sigma_0 + c)^-1``.
+    tr_sigma_resolvent2 : ndarray
+        ``Tr Sigma (Sigma_0 + c)^-2``.
+    logdet : ndarray or None
+        ``ln det (Sigma_0 + c)``; ``None`` when not computed.
     """
 
     c: np.ndarray
@@ -228,6 +269,27 @@ def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCas
     ``c``-derivatives, and ``ln det(Sigma_0 + c) = ln det(Sigma' + kappa) + (d - n)
     ln(c/kappa) + n (c/kappa - 1)`` (skipped, ``None``, with ``with_logdet=False``).
     Requires ``c > 0``.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
+    N : int
+        The number of training points, ``>= 2``.
+    c : array_like
+        The ridges, ``> 0``, any shape.
+    with_logdet : bool, default True
+        Whether to compute ``ln det(Sigma_0 + c)``.
+
+    Returns
+    -------
+    TypicalCase
+        The deterministic equivalents, each of the shape of ``c``.
+
+    Raises
+    ------
+    RuntimeError
+        If the Newton iteration for ``kappa`` does not converge.
     """
     lam = _spectrum(eigenvalues)
     N = _integer("N", N, low=2)
@@ -283,6 +345,31 @@ def predict_losses(
     + 1/N) Tr Sigma R^2``; each trace is replaced by its deterministic equivalent. For
     ``gamma = 0``: ``train = d - c_t Tr(Sigma_0 + c_t)^-1``. The step-scaled
     regularizer (``gamma_t = abar_t c``) has the ridge ``c'_t = c_t + c``.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
+    N : int
+        The number of training points, ``>= 2``.
+    sched : Schedule
+        The noise schedule.
+    weight_decay : float, default 0.0
+        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
+    regularization : {'constant', 'step-scaled'}, default 'constant'
+        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+
+    Returns
+    -------
+    train : ndarray, shape (T,)
+        The typical train loss per step, index ``t - 1`` for step ``t``.
+    test : ndarray, shape (T,)
+        The typical test loss per step.
+
+    Raises
+    ------
+    RuntimeError
+        If the Newton iteration for ``kappa`` does not converge.
     """
     sched = _check_schedule(sched)
     lam = _spectrum(eigenvalues)
@@ -299,6 +386,24 @@ def predict_losses(
 def predict_missing_variance(eigenvalues, N: int) -> float:
     """Typical-case ``Tr(Sigma P_null) ~ N kappa_0`` with ``kappa_0`` for ``(n, Sigma')
     = (N - 1, (N-1)/N Sigma)`` (chapter 5).
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
+    N : int
+        The number of training points, ``>= 2``.
+
+    Returns
+    -------
+    float
+        The typical missing variance (0 when ``N - 1`` is at least the number of
+        positive eigenvalues).
+
+    Raises
+    ------
+    RuntimeError
+        If the Newton iteration for ``kappa_0`` does not converge.
     """
     lam = _spectrum(eigenvalues)
     N = _integer("N", N, low=2)
@@ -315,6 +420,28 @@ def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
     Tr Sigma (Sigma_0 + c)^-1 - d + ln det(Sigma_0 + c) - ln det Sigma]``; with the
     deterministic equivalents of ``typical_case``. ``rho_N`` of the default sampler is
     this Gaussian with ``c = beta_1`` up to ``f(lambda) - lambda - c``.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (d,)
+        The eigenvalues of ``Sigma``, all ``> 0``.
+    N : int
+        The number of training points, ``>= 2``.
+    c : float
+        The isotropic variance added to ``Sigma_0``, ``> 0``.
+    reverse : bool, default False
+        ``False``: ``KL(N(mu_0, Sigma_0 + c Id) || rho)``; ``True``: ``KL(rho ||
+        N(mu_0, Sigma_0 + c Id))``.
+
+    Returns
+    -------
+    float
+        The typical KL divergence.
+
+    Raises
+    ------
+    RuntimeError
+        If the Newton iteration for ``kappa`` does not converge.
     """
     lam = _array("eigenvalues", eigenvalues, ndim=1)
     if np.any(lam <= 0):
