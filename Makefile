@@ -13,6 +13,9 @@ BOOK    := _build/html/index.html
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NOTEBOOKS := intro.ipynb $(CHAPTERS)
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
+STRICT  := --warningiserror --nitpick --keep-going
+# The steps of `make test`, in order.
+STEPS   := lint test-core test-notebooks build test-browser
 
 .PHONY: help setup book build pdf test lint test-core test-notebooks test-browser outputs figures bench margins freeze clean
 
@@ -23,6 +26,7 @@ ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 help:
 	@echo "make book    build the HTML book (sets up .venv and the web assets first)"
 	@echo "make test    run every check: lint, core tests, nbval, strict build, browser"
+	@echo "make build   build the HTML book from the outputs the notebooks carry"
 	@echo "make lint    ruff: lint and formatting of the code and the notebooks"
 	@echo "make figures write every figure of the book to figures/"
 	@echo "make outputs re-execute the chapters in place (review the diff, then commit)"
@@ -49,28 +53,41 @@ $(WEB_OK): package.json package-lock.json
 	cp node_modules/requirejs/require.js _vendor/widgets/require.js
 	touch $@
 
-# Always from a clean _build: every chapter is executed, warnings are errors.
+# Each chapter executed once, two at a time, into a cache keyed on the notebook and on
+# the code it imports (.cache/notebooks: an unchanged chapter is not executed again);
+# the book built from the executed copies (_build/src) with warnings as errors.
 book: setup
 	rm -rf _build
-	$(ONE_THREAD) $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(ONE_THREAD) $(BIN)/python scripts/chapters.py render --out _build/src $(NOTEBOOKS)
+	$(BIN)/jupyter-book build _build/src --path-output . $(STRICT)
 	$(BIN)/python scripts/archive.py --out _build/html/book-source.zip
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/$(BOOK)"
+
+# The committed outputs rendered as they are, nothing executed (after nbval has shown
+# that they reproduce): the strict build of `make test`.
+build: setup
+	rm -rf _build
+	$(BIN)/jupyter-book build . $(STRICT)
+	$(BIN)/python scripts/archive.py --out _build/html/book-source.zip
 
 # One PDF of the whole book, printed by the Chromium the browser check drives.
 pdf: book
 	$(BIN)/python scripts/pdf.py --html _build/html --out _build/book.pdf
 
 # The steps run one after the other even under `make -j` (the strict build removes _build,
-# which the browser check reads); each step may use both cores itself.
+# which the browser check reads); each step may use both cores itself. Each notebook is
+# executed once, by nbval; the build renders the outputs nbval has just compared. The
+# time of each step is printed at the end.
 test: setup
-	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory test-core
-	$(MAKE) --no-print-directory test-notebooks
-	$(MAKE) --no-print-directory book
-	$(MAKE) --no-print-directory test-browser
-	@echo
-	@echo "All checks passed."
+	@start=$$(date +%s); times=""; \
+	for step in $(STEPS); do \
+	  t0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$step || exit 1; \
+	  times="$$times$$(printf '  %-15s %4d s' $$step $$(( $$(date +%s) - t0 )))\n"; \
+	done; \
+	echo; echo "All checks passed. Time per step:"; printf "$$times"; \
+	printf '  %-15s %4d s\n' total $$(( $$(date +%s) - start ))
 
 # One style for the core, the tests, the scripts and the notebooks: ruff, line length 88.
 lint: setup
@@ -114,4 +131,4 @@ freeze:
 	rm -rf .venv-freeze
 
 clean:
-	rm -rf _build figures .pytest_cache
+	rm -rf _build figures .pytest_cache .cache

@@ -297,17 +297,14 @@ def _png(fig, layout: str, dpi: float) -> bytes:
 
     from PIL import Image, PngImagePlugin
 
-    buffer = io.BytesIO()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    # The whole figure, laid out to fill it, drawn once on an Agg canvas: the pixels
+    # savefig would write, without its second (layout-only) drawing.
+    canvas = fig.canvas if hasattr(fig.canvas, "buffer_rgba") else FigureCanvasAgg(fig)
 
     def draw():
-        buffer.seek(0)
-        buffer.truncate()
-        fig.savefig(
-            buffer,
-            format="png",
-            dpi=dpi,
-            bbox_inches=fig.bbox_inches,  # the whole figure, laid out to fill it
-        )
+        canvas.draw()
 
     screen = fig.dpi
     fig.set_dpi(dpi)  # the report measures the drawing as it was drawn
@@ -318,7 +315,8 @@ def _png(fig, layout: str, dpi: float) -> bytes:
             report = figure_report(fig, _laid_out(draw))
     finally:
         fig.set_dpi(screen)
-    image = Image.open(buffer).convert("RGB")
+    # the pixels of the last drawing, in the renderer's own shape (h, w, 4)
+    image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
     image = image.quantize(
         256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
     )

@@ -67,6 +67,36 @@ def test_chapters_script_executes_writes_figures_and_extracts_code(notebook, tmp
     assert "x = [1, 2, 3]" in code and "plt.show()" in code
 
 
+def test_render_executes_each_notebook_once_into_a_cache(notebook, tmp_path):
+    """``render`` executes a notebook once; an unchanged notebook and code come from
+    the cache; an edit of the notebook or of the code it imports executes it again;
+    the source tree holds the executed copy and links to the rest."""
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    (book / "lindiff").mkdir()
+    (book / "lindiff" / "core.py").write_text("x = 1\n")
+    (book / "_toc.yml").write_text("root: intro\n")
+    nb = book / "chapters" / notebook.name
+    nb.write_bytes(notebook.read_bytes())
+    script = ROOT / "scripts" / "chapters.py"
+    args = [script, "render", "--root", book, "--out", tmp_path / "src"]
+    args += ["--cache", tmp_path / "cache", nb]
+    assert "executing chapters/tiny-chapter.ipynb" in _run(*args)
+    executed = nbformat.read(tmp_path / "src" / "chapters" / nb.name, as_version=4)
+    assert [c.execution_count for c in executed.cells] == [1, 2]
+    assert (tmp_path / "src" / "_toc.yml").is_symlink()
+    assert nbformat.read(nb, as_version=4).cells[0].execution_count is None
+    assert "cached    chapters/tiny-chapter.ipynb" in _run(*args)
+    (book / "lindiff" / "core.py").write_text("x = 2\n")
+    assert "executing chapters/tiny-chapter.ipynb" in _run(*args)
+    assert "cached" in _run(*args)
+    edited = nbformat.read(nb, as_version=4)
+    edited.cells[0].source += "\ny = 4"
+    nbformat.write(edited, nb)
+    assert "executing chapters/tiny-chapter.ipynb" in _run(*args)
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # one copy per notebook
+
+
 def test_the_core_does_not_import_jax():
     code = "import sys, lindiff_core, lindiff.checks, lindiff.reference, lindiff.plot\n"
     code += "assert not any(m.split('.')[0] in ('jax', 'optax') for m in sys.modules)"

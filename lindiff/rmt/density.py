@@ -400,7 +400,9 @@ class LimitingSpectrum:
     def _cdf(self, points):
         """The mass of the continuous part in ``(0, x]`` for each ``x`` of ``points``:
         the masses of the panels below ``x`` plus the part of the panel holding ``x``,
-        by 32 Gauss nodes on the cut panel."""
+        by 32 Gauss nodes on the cut panel, where Newton's method for ``m`` starts from
+        the panel's own solution, interpolated (``_solve`` verifies the root and falls
+        back to the continuation in ``eta`` where it is not reached)."""
         panels, x, wt, m, *_ = self._level()
         mass = np.sum(wt * self._density(x, m), axis=1)
         out = np.array([mass[panels[:, 1] <= p].sum() for p in points])
@@ -414,7 +416,10 @@ class LimitingSpectrum:
             rows[:, 1] = [points[i] for i, _ in cut]
             rows[:, 3] = 0.0
             xs, ws = self._nodes(rows, 32)
-            ms = self._solve(xs.ravel()).reshape(xs.shape)
+            parent = [j for _, j in cut]
+            t32 = 0.5 * (1 + np.polynomial.legendre.leggauss(32)[0])
+            guess = self._interpolate(t32, m[parent], self._local(panels[parent], xs))
+            ms = self._solve(xs.ravel(), guess.ravel()).reshape(xs.shape)
             out[[i for i, _ in cut]] += np.sum(ws * self._density(xs, ms), axis=1)
         return out
 
