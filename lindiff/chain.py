@@ -20,6 +20,7 @@ from lindiff.denoiser import LinearDenoiser, _check_denoiser, _gain
 from lindiff.gaussian import Gaussian
 from lindiff.sampler import _chain_steps, _check_sampler, _moments, _noise
 from lindiff.schedule import Schedule, _check_schedule, _decay
+from lindiff._docs import fill
 
 
 def generated_moments(
@@ -45,18 +46,8 @@ def generated_moments(
     ----------
     lam : array_like, shape (r,)
         Eigenvalues of ``Sigma_0``, ``>= 0``.
-    sched : Schedule
-        The noise schedule.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    train_time : float or None, default None
-        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step (:func:`run_chain`).
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {sched}
+    {chain_options}
 
     Returns
     -------
@@ -94,18 +85,8 @@ def generated_floor(
 
     Parameters
     ----------
-    sched : Schedule
-        The noise schedule.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    train_time : float or None, default None
-        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step (:func:`run_chain`).
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {sched}
+    {chain_options}
 
     Returns
     -------
@@ -140,12 +121,8 @@ def generated_distribution(
     den : LinearDenoiser or InitializedDenoiser
         The trained denoiser (an :class:`~lindiff.denoiser.InitializedDenoiser` is
         propagated densely, at cost O(T d^3)).
-    sched : Schedule
-        The schedule the denoiser was fitted with.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step: DDPM, or the deterministic DDIM.
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    {sched_fitted}
+    {sampling}
 
     Returns
     -------
@@ -228,20 +205,12 @@ def run_chain(
     ----------
     eps : callable
         The noise predictor ``eps(x, t)``.
-    sched : Schedule
-        The noise schedule.
-    n : int
-        The number of samples, ``>= 0``.
-    d : int
-        The dimension, ``>= 1``.
-    rng : numpy.random.Generator
-        The source of the start ``u_T`` and of the noise.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step: DDPM, or the deterministic DDIM.
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
-    batch : int or None, default None
-        The number of samples run together (``None``: about ``2^16 / d``).
+    {sched}
+    {n}
+    {d}
+    {rng}
+    {sampling}
+    {batch}
     path : bool, default False
         Whether to return every state of the chain rather than the samples.
 
@@ -279,20 +248,12 @@ def sample(
 
     Parameters
     ----------
-    den : LinearDenoiser or InitializedDenoiser
-        The trained denoiser.
-    sched : Schedule
-        The schedule the denoiser was fitted with.
-    n : int
-        The number of samples, ``>= 0``.
-    rng : numpy.random.Generator
-        The source of the start ``u_T`` and of the noise.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step: DDPM, or the deterministic DDIM.
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
-    batch : int or None, default None
-        The number of samples run together (``None``: about ``2^16 / d``).
+    {den}
+    {sched_fitted}
+    {n}
+    {rng}
+    {sampling}
+    {batch}
 
     Returns
     -------
@@ -304,3 +265,6 @@ def sample(
     n = _integer("n", n, low=0)
     rng = _generator("rng", rng)
     return _chain(den._eps, sched, n, den.d, rng, sampler, sigma, _batch(batch, den.d))
+
+
+fill(globals())

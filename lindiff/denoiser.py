@@ -26,6 +26,7 @@ from lindiff.gaussian import (
 )
 from lindiff.sampler import _chain_steps, _law, _moments, _noise
 from lindiff.schedule import Schedule, _check_schedule, _decay
+from lindiff._docs import fill
 
 
 class _Denoiser:
@@ -40,8 +41,7 @@ class _Denoiser:
 
         Parameters
         ----------
-        t : int
-            The step, ``1 <= t <= T``.
+        {t}
 
         Returns
         -------
@@ -62,8 +62,7 @@ class _Denoiser:
         ----------
         x : array_like, shape (n, d)
             The noisy points ``x_t``, one per row.
-        t : int
-            The step, ``1 <= t <= T``.
+        {t}
 
         Returns
         -------
@@ -115,8 +114,7 @@ class LinearDenoiser(_EigenForm, _Denoiser):
         ``gamma``, or ``c`` of the step-scaled regularizer.
     train_time : float or None
         The training time ``tau``; ``None``: trained to convergence.
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {regularization}
     """
 
     mean: np.ndarray
@@ -255,14 +253,9 @@ def denoiser_gain(
     ----------
     lam : array_like
         Eigenvalues ``>= 0``, any shape.
-    sched : Schedule
-        The noise schedule.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    train_time : float or None, default None
-        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {sched}
+    {training}
+    {regularization}
 
     Returns
     -------
@@ -305,16 +298,10 @@ def fit_linear_denoiser(
 
     Parameters
     ----------
-    X : array_like, shape (N, d), or Gaussian
-        The training points, one per row (``N >= 2``), or their empirical Gaussian.
-    sched : Schedule
-        The noise schedule.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    train_time : float or None, default None
-        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {X}
+    {sched}
+    {training}
+    {regularization}
 
     Returns
     -------
@@ -502,3 +489,6 @@ def _check_denoiser(den, sched) -> tuple[LinearDenoiser, Schedule]:
             "sched: expected the schedule of the denoiser, got another one"
         )
     return den, sched
+
+
+fill(globals())

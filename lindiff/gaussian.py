@@ -22,6 +22,7 @@ from lindiff._validate import (
     _zero_level,
     _tolerance,
 )
+from lindiff._docs import fill
 
 
 class _EigenForm:
@@ -64,8 +65,7 @@ class Gaussian(_EigenForm):
 
     Parameters
     ----------
-    mean : array_like, shape (d,)
-        The mean.
+    {mean}
     cov : array_like, shape (d, d)
         A symmetric positive semi-definite covariance.
     """
@@ -121,8 +121,7 @@ class Gaussian(_EigenForm):
 
         Parameters
         ----------
-        mean : array_like, shape (d,)
-            The mean.
+        {mean}
         eigenvalues : array_like, shape (r,)
             The variances along the columns of ``V``, ``>= 0`` (``r = d`` when
             ``basis`` is None).
@@ -250,8 +249,7 @@ class Gaussian(_EigenForm):
 
         Parameters
         ----------
-        n : int
-            The number of samples, ``>= 0``.
+        {n}
         rng : numpy.random.Generator
             The source of the samples.
 
@@ -379,10 +377,8 @@ def power_law_spectrum(d: int, k: float) -> np.ndarray:
 
     Parameters
     ----------
-    d : int
-        The dimension, ``>= 1``.
-    k : float
-        The exponent, ``>= 0`` (0: isotropic).
+    {d}
+    {k}
 
     Returns
     -------
@@ -407,10 +403,8 @@ def power_law_gaussian(
 
     Parameters
     ----------
-    d : int
-        The dimension, ``>= 1``.
-    k : float
-        The exponent, ``>= 0`` (0: isotropic).
+    {d}
+    {k}
     rng : numpy.random.Generator, optional
         The source of the random mean and rotation (default: none, zero mean and
         the standard basis).
@@ -428,3 +422,6 @@ def power_law_gaussian(
     Q, R = np.linalg.qr(rng.standard_normal((d, d)))
     Q *= np.sign(np.diag(R))
     return Gaussian.from_eigen(mean, lam, basis=Q)
+
+
+fill(globals())

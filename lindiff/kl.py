@@ -8,6 +8,7 @@ import numpy as np
 
 from lindiff._validate import _integer, _tolerance, _zero_level
 from lindiff.gaussian import Gaussian, _check_gaussian, _overlap
+from lindiff._docs import fill
 
 
 def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
@@ -23,8 +24,7 @@ def expected_kl_empirical(d: int, N: int, reverse: bool = False) -> float:
 
     Parameters
     ----------
-    d : int
-        The dimension, ``>= 1``.
+    {d}
     N : int
         The number of samples: ``N >= d + 1``, or ``N >= d + 3`` with ``reverse``.
     reverse : bool, default False
@@ -66,8 +66,7 @@ def variance_kl_empirical(d: int, N: int) -> float:
 
     Parameters
     ----------
-    d : int
-        The dimension, ``>= 1``.
+    {d}
     N : int
         The number of samples, ``>= d + 1``.
 
@@ -205,3 +204,6 @@ def _kl_degenerate(p: Gaussian, q: Gaussian) -> float:
     ):
         return float("inf")
     return max(_kl_dense(B.T @ p.mean, B.T @ Sp @ B, B.T @ q.mean, B.T @ Sq @ B), 0.0)
+
+
+fill(globals())

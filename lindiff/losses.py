@@ -10,6 +10,7 @@ from lindiff._validate import _array
 from lindiff.denoiser import LinearDenoiser, _check_den, _check_denoiser
 from lindiff.gaussian import Gaussian, _check_gaussian, _variance_outside
 from lindiff.schedule import Schedule, _check_schedule
+from lindiff._docs import fill
 
 
 def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
@@ -21,10 +22,8 @@ def train_loss(den: LinearDenoiser, sched: Schedule, X) -> np.ndarray:
 
     Parameters
     ----------
-    den : LinearDenoiser or InitializedDenoiser
-        The trained denoiser.
-    sched : Schedule
-        The schedule the denoiser was fitted with.
+    {den}
+    {sched_fitted}
     X : array_like, shape (N, d)
         The points, one per row (``N >= 1``), usually the training set.
 
@@ -55,12 +54,9 @@ def test_loss(den: LinearDenoiser, sched: Schedule, rho: Gaussian) -> np.ndarray
 
     Parameters
     ----------
-    den : LinearDenoiser or InitializedDenoiser
-        The trained denoiser.
-    sched : Schedule
-        The schedule the denoiser was fitted with.
-    rho : Gaussian
-        The data law, of the denoiser's dimension.
+    {den}
+    {sched_fitted}
+    {rho}
 
     Returns
     -------
@@ -89,10 +85,8 @@ def optimal_loss(rho: Gaussian, sched: Schedule) -> np.ndarray:
 
     Parameters
     ----------
-    rho : Gaussian
-        The data law.
-    sched : Schedule
-        The noise schedule.
+    {rho_data}
+    {sched}
 
     Returns
     -------
@@ -121,10 +115,7 @@ def missing_variance(den: LinearDenoiser, rho: Gaussian) -> float:
 
     Parameters
     ----------
-    den : LinearDenoiser or InitializedDenoiser
-        The trained denoiser.
-    rho : Gaussian
-        The data law, of the denoiser's dimension.
+    {den_rho}
 
     Returns
     -------
@@ -150,10 +141,7 @@ def null_mass(den: LinearDenoiser, rho: Gaussian) -> float:
 
     Parameters
     ----------
-    den : LinearDenoiser or InitializedDenoiser
-        The trained denoiser.
-    rho : Gaussian
-        The data law, of the denoiser's dimension.
+    {den_rho}
 
     Returns
     -------
@@ -166,3 +154,6 @@ def null_mass(den: LinearDenoiser, rho: Gaussian) -> float:
     delta = rho.mean - den.mean
     outside = delta - den.basis @ (delta @ den.basis)
     return miss + float(outside @ outside)
+
+
+fill(globals())

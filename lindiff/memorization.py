@@ -10,6 +10,7 @@ from lindiff._validate import _array
 from lindiff.gaussian import Gaussian, _check_gaussian
 from lindiff.kl import _kl, expected_kl_empirical
 from lindiff.schedule import Schedule, _check_schedule
+from lindiff._docs import fill
 
 
 def empirical_denoiser(X, sched: Schedule):
@@ -32,8 +33,7 @@ def empirical_denoiser(X, sched: Schedule):
     ----------
     X : array_like, shape (N, d)
         The training points, one per row (``N >= 1``); a read-only copy is kept.
-    sched : Schedule
-        The noise schedule.
+    {sched}
 
     Returns
     -------
@@ -89,8 +89,7 @@ def nearest_training_point(U, X) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    U : array_like, shape (n, d)
-        The samples, one per row.
+    {U}
     X : array_like, shape (N, d)
         The training points, one per row (``N >= 1``).
 
@@ -121,8 +120,7 @@ def nearest_distance_ratio(U, X) -> np.ndarray:
 
     Parameters
     ----------
-    U : array_like, shape (n, d)
-        The samples, one per row.
+    {U}
     X : array_like, shape (N, d)
         The training points, one per row (``N >= 2``, not more than half of them
         duplicates).
@@ -181,3 +179,6 @@ def fitted_kl(U, rho: Gaussian) -> float:
     if n < d + 1:
         raise ValueError(f"U: expected at least d + 1 = {d + 1} samples, got {n}")
     return _kl(Gaussian.from_samples(U), rho) - expected_kl_empirical(d, n)
+
+
+fill(globals())

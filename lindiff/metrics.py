@@ -21,6 +21,7 @@ from lindiff.kl import _kl
 from lindiff.losses import _missing, _test_loss, _train_loss
 from lindiff.sampler import _check_sampler, _law
 from lindiff.schedule import Schedule, _check_schedule, _decay
+from lindiff._docs import fill
 
 
 def generated_limit(
@@ -42,20 +43,9 @@ def generated_limit(
 
     Parameters
     ----------
-    rho : Gaussian
-        The data law.
-    sched : Schedule
-        The noise schedule.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    train_time : float or None, default None
-        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step (:func:`~lindiff.chain.run_chain`).
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {rho_data}
+    {sched}
+    {chain_options}
 
     Returns
     -------
@@ -139,18 +129,12 @@ def exact_metrics(
 
     Parameters
     ----------
-    den : LinearDenoiser or InitializedDenoiser
-        The trained denoiser.
-    sched : Schedule
-        The schedule the denoiser was fitted with.
-    rho : Gaussian
-        The data law, of the denoiser's dimension.
+    {den}
+    {sched_fitted}
+    {rho}
     X : array_like, shape (N, d), or Gaussian
         The training set, one point per row, or its empirical Gaussian.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step (:func:`~lindiff.chain.run_chain`).
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
+    {sampling}
 
     Returns
     -------
@@ -207,26 +191,14 @@ def trial(
 
     Parameters
     ----------
-    d : int
-        The dimension, ``>= 1``.
+    {d}
     k : float
         The power-law exponent of the spectrum of ``Sigma``, ``>= 0``.
-    N : int
-        The number of training points, ``>= 2``.
-    sched : Schedule
-        The noise schedule.
+    {N}
+    {sched}
     rng : numpy.random.Generator
         The source of ``rho`` and of the training set.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    train_time : float or None, default None
-        The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
-    sampler : {'ddpm', 'ddim'}, default 'ddpm'
-        The reverse step (:func:`~lindiff.chain.run_chain`).
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {chain_options}
 
     Returns
     -------
@@ -238,3 +210,6 @@ def trial(
     X = rho.sample(_integer("N", N, low=2), rng)
     den = fit_linear_denoiser(X, sched, weight_decay, train_time, regularization)
     return _exact_metrics(den, den.schedule, rho, X, sampler, sigma)
+
+
+fill(globals())

@@ -11,6 +11,7 @@ import numpy as np
 
 from lindiff.gaussian import Gaussian
 from lindiff.schedule import Schedule, _check_schedule
+from lindiff._docs import fill
 
 
 _SAMPLERS = ("ddpm", "ddim")
@@ -48,8 +49,7 @@ def sampler_noise(
 
     Parameters
     ----------
-    sched : Schedule
-        The noise schedule.
+    {sched}
     sampler : {'ddpm', 'ddim'}, default 'ddpm'
         The reverse step.
     sigma : {'beta', 'posterior'}, default 'beta'
@@ -124,3 +124,6 @@ def _law(mean, V, has_rest: bool, f, h) -> Gaussian:
     coef = mean @ V
     out = mean * h[-1] + ((h[:-1] - h[-1]) * coef) @ V.T
     return Gaussian._make(out, V, f[:-1], f[-1] if has_rest else 0.0)
+
+
+fill(globals())

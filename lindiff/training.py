@@ -9,6 +9,7 @@ import numpy as np
 from lindiff._validate import _array, _generator, _integer, _real, _square
 from lindiff.denoiser import InitializedDenoiser, fit_linear_denoiser
 from lindiff.schedule import Schedule, _check_schedule, _decay
+from lindiff._docs import fill
 
 
 def gradient_descent(
@@ -37,18 +38,15 @@ def gradient_descent(
     ----------
     X : array_like, shape (N, d)
         The training points, one per row (``N >= 2``).
-    sched : Schedule
-        The noise schedule.
+    {sched}
     t : int
         The step whose loss is minimized, ``1 <= t <= T``.
     learning_rate : float
         ``eta > 0``.
     n_steps : int
         The number of iterations, ``>= 0``.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {weight_decay}
+    {regularization}
     init : array_like, shape (d, d), optional
         The initial ``W`` (default: zero).
 
@@ -96,8 +94,7 @@ def random_init(d: int, sched: Schedule, rng, scale: float | None = None) -> np.
 
     Parameters
     ----------
-    d : int
-        The dimension, ``>= 1``.
+    {d}
     sched : Schedule
         The noise schedule (its ``T`` sets the number of matrices).
     rng : numpy.random.Generator
@@ -140,18 +137,14 @@ def fit_from_init(
 
     Parameters
     ----------
-    X : array_like, shape (N, d), or Gaussian
-        The training points, one per row (``N >= 2``), or their empirical Gaussian.
-    sched : Schedule
-        The noise schedule.
+    {X}
+    {sched}
     init : array_like, shape (T, d, d) or (d, d)
         The initial weights ``W_t(0)``.
     train_time : float or None
         The training time ``tau >= 0``; ``None`` or ``inf``: trained to convergence.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {weight_decay}
+    {regularization}
 
     Returns
     -------
@@ -179,3 +172,6 @@ def fit_from_init(
     for arr in (init, E):
         arr.setflags(write=False)
     return InitializedDenoiser(flow, init, E[:, :-1], E[:, -1])
+
+
+fill(globals())

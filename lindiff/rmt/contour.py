@@ -14,6 +14,7 @@ from lindiff.rmt.companion import _companion
 from lindiff.rmt.density import shared_spectrum
 from lindiff.sampler import _check_sampler, _moments
 from lindiff.schedule import REGULARIZATIONS, Schedule, _check_schedule
+from lindiff._docs import fill
 
 
 class Contour:
@@ -223,12 +224,9 @@ def predict_metrics(
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``, all ``> 0``.
-    N : int
-        The number of training points, ``>= 2``.
-    sched : Schedule
-        The noise schedule.
+    {eigenvalues_positive}
+    {N}
+    {sched}
     weight_decay : array_like, default 0.0
         ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``; an array gives a
         sweep.
@@ -237,10 +235,8 @@ def predict_metrics(
         convergence. Broadcast with ``weight_decay``.
     sampler : {'ddpm', 'ddim'}, default 'ddpm'
         The reverse chain (:func:`~lindiff.chain.run_chain`).
-    sigma : {'beta', 'posterior'}, default 'beta'
-        The noise of the DDPM step (:func:`~lindiff.sampler.sampler_noise`).
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {sigma}
+    {regularization}
 
     Returns
     -------
@@ -316,3 +312,6 @@ def predict_metrics(
             nodes[p] = 2 * con.K  # not converged: twice the nodes on the same ellipse
         out[:, i], err[i] = values, max(error, pair_error)
     return TypicalMetrics(*(o.reshape(shape) for o in out), err.reshape(shape))
+
+
+fill(globals())

@@ -17,6 +17,7 @@ from lindiff.rmt.companion import (
     _x_of_m,
 )
 from lindiff.rmt.silverstein import _kappa, _spectrum
+from lindiff._docs import fill
 
 
 class LimitingSpectrum:
@@ -38,10 +39,8 @@ class LimitingSpectrum:
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
-    N : int
-        The number of samples, ``>= 2``.
+    {eigenvalues}
+    {N_samples}
 
     Examples
     --------
@@ -83,8 +82,7 @@ class LimitingSpectrum:
 
         Parameters
         ----------
-        x : array_like, shape (m,)
-            The points.
+        {x}
 
         Returns
         -------
@@ -140,8 +138,7 @@ class LimitingSpectrum:
 
         Parameters
         ----------
-        x : array_like, shape (m,)
-            The points.
+        {x}
 
         Returns
         -------
@@ -168,9 +165,7 @@ class LimitingSpectrum:
 
         Parameters
         ----------
-        phi : callable
-            ``phi(x)`` takes the array of nodes ``x`` and returns values over its last
-            axis (a stack of functions gives a stack of averages).
+        {phi}
         weights : array_like, shape (d,), optional
             The diagonal of ``A`` in the eigenbasis of ``Sigma``.
         rtol : float
@@ -469,10 +464,8 @@ def limiting_density(eigenvalues, N: int, x=None):
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
-    N : int
-        The number of samples, ``>= 2``.
+    {eigenvalues}
+    {N_samples}
     x : array_like, shape (m,), optional
         The points at which to evaluate the density (default: the quadrature nodes).
 
@@ -501,22 +494,19 @@ def limiting_cdf(eigenvalues, N: int, x) -> np.ndarray:
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
-    N : int
-        The number of samples, ``>= 2``.
-    x : array_like, shape (m,)
-        The points.
+    {eigenvalues}
+    {N_samples}
+    {x}
 
     Returns
     -------
     ndarray, shape (m,)
-        The distribution function at ``x``.
+        ``LimitingSpectrum(eigenvalues, N).cdf(x)``, the fraction at or below ``x``.
 
     Raises
     ------
     RuntimeError
-        If the quadrature or Newton's method for ``m(z)`` does not converge.
+        As :meth:`LimitingSpectrum.cdf`, if its quadrature does not converge.
     """
     return shared_spectrum(eigenvalues, N).cdf(x)
 
@@ -528,13 +518,9 @@ def typical_average(phi, eigenvalues, N: int, weights=None, rtol: float = 1e-8):
 
     Parameters
     ----------
-    phi : callable
-        ``phi(x)`` takes the array of nodes ``x`` and returns values over its last
-        axis (a stack of functions gives a stack of averages).
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
-    N : int
-        The number of samples, ``>= 2``.
+    {phi}
+    {eigenvalues}
+    {N_samples}
     weights : array_like, shape (d,), optional
         The diagonal of ``A`` in the eigenbasis of ``Sigma`` (default: all ones).
     rtol : float, default 1e-8
@@ -543,12 +529,14 @@ def typical_average(phi, eigenvalues, N: int, weights=None, rtol: float = 1e-8):
     Returns
     -------
     float or ndarray
-        The average (an array for a stack of functions).
+        ``LimitingSpectrum(eigenvalues, N).expect(phi, weights, rtol)``.
 
     Raises
     ------
     RuntimeError
-        If the estimated quadrature error exceeds ``rtol``, or the quadrature or
-        Newton's method for ``m(z)`` does not converge.
+        As :meth:`LimitingSpectrum.expect`, if the quadrature does not reach ``rtol``.
     """
     return shared_spectrum(eigenvalues, N).expect(phi, weights, rtol)
+
+
+fill(globals())

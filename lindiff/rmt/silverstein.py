@@ -10,6 +10,7 @@ import numpy as np
 
 from lindiff._validate import _array, _integer, _real, _rounding
 from lindiff.schedule import Schedule, _check_schedule, _decay
+from lindiff._docs import fill
 
 
 def _bracketed_newton(fun, lo, hi, rtol=1e-13, max_iter=300, x0=None):
@@ -272,10 +273,8 @@ def typical_case(eigenvalues, N: int, c, with_logdet: bool = True) -> TypicalCas
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
-    N : int
-        The number of training points, ``>= 2``.
+    {eigenvalues}
+    {N}
     c : array_like
         The ridges, ``> 0``, any shape.
     with_logdet : bool, default True
@@ -348,16 +347,11 @@ def predict_losses(
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
-    N : int
-        The number of training points, ``>= 2``.
-    sched : Schedule
-        The noise schedule.
-    weight_decay : float, default 0.0
-        ``gamma`` (``c`` for the step-scaled regularizer), ``>= 0``.
-    regularization : {'constant', 'step-scaled'}, default 'constant'
-        The regularizer (:data:`~lindiff.schedule.REGULARIZATIONS`).
+    {eigenvalues}
+    {N}
+    {sched}
+    {weight_decay}
+    {regularization}
 
     Returns
     -------
@@ -389,10 +383,8 @@ def predict_missing_variance(eigenvalues, N: int) -> float:
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``: ``>= 0``, at least one positive.
-    N : int
-        The number of training points, ``>= 2``.
+    {eigenvalues}
+    {N}
 
     Returns
     -------
@@ -423,10 +415,8 @@ def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
 
     Parameters
     ----------
-    eigenvalues : array_like, shape (d,)
-        The eigenvalues of ``Sigma``, all ``> 0``.
-    N : int
-        The number of training points, ``>= 2``.
+    {eigenvalues_positive}
+    {N}
     c : float
         The isotropic variance added to ``Sigma_0``, ``> 0``.
     reverse : bool, default False
@@ -462,3 +452,6 @@ def predict_kl(eigenvalues, N: int, c: float, reverse: bool = False) -> float:
             - logdet_sigma
         )
     return float(out)
+
+
+fill(globals())
