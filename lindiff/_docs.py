@@ -124,8 +124,6 @@ def fill(namespace: dict) -> None:
         elif inspect.isclass(obj):
             obj.__doc__ = _filled(obj.__doc__)
             for member in vars(obj).values():
-                target = getattr(member, "fget", None) or getattr(
-                    member, "func", member
-                )
+                target = getattr(member, "__func__", member)  # class, static methods
                 if inspect.isfunction(target):
                     target.__doc__ = _filled(target.__doc__)

@@ -224,3 +224,28 @@ def test_the_api_reference_lists_every_public_name():
         names = importlib.import_module(f"lindiff.{module}").__all__
         missing += [f"{module}.{n}" for n in names if n not in listed]
     assert not missing, missing
+
+
+def test_every_shared_docstring_entry_is_filled():
+    """No ``{name}`` placeholder of lindiff._docs is left in a docstring of the package
+    (functions, classes, and their methods, class methods included)."""
+    import importlib
+    import inspect
+
+    placeholder = re.compile(r"^\s*\{\w+\}$", re.M)
+    left = []
+    for path in MODULES:
+        module = importlib.import_module(_name(path))
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != module.__name__:
+                continue
+            docs = [(name, obj.__doc__)]
+            if inspect.isclass(obj):
+                docs += [
+                    (f"{name}.{k}", getattr(getattr(v, "__func__", v), "__doc__", None))
+                    for k, v in vars(obj).items()
+                ]
+            left += [
+                f"{module.__name__}.{n}" for n, d in docs if d and placeholder.search(d)
+            ]
+    assert not left, left
