@@ -329,6 +329,11 @@ def fit_linear_denoiser(
     return LinearDenoiser(*arrays, sched, c, train_time, regularization)
 
 
+def _of_flow(name: str, doc: str) -> property:
+    """A read-only attribute of :class:`InitializedDenoiser` taken from its ``flow``."""
+    return property(lambda self: getattr(self.flow, name), doc=doc)
+
+
 @dataclass(frozen=True, eq=False)
 class InitializedDenoiser(_Denoiser):
     """Gradient flow from ``W_t(0) = init[t-1]`` after training time ``tau`` (chapter
@@ -363,25 +368,15 @@ class InitializedDenoiser(_Denoiser):
     decay: np.ndarray
     null_decay: np.ndarray
 
-    @property
-    def d(self) -> int:
-        """Dimension."""
-        return self.flow.d
-
-    @property
-    def schedule(self) -> Schedule:
-        """The schedule the denoiser was trained with."""
-        return self.flow.schedule
-
-    @property
-    def mean(self) -> np.ndarray:
-        """The training mean ``mu_0``."""
-        return self.flow.mean
-
-    @property
-    def train_time(self) -> float | None:
-        """The training time ``tau``, ``None`` when trained to convergence."""
-        return self.flow.train_time
+    # what the flow from W = 0 knows of the training set and the schedule
+    d = _of_flow("d", "Dimension.")
+    schedule = _of_flow("schedule", "The schedule the denoiser was trained with.")
+    mean = _of_flow("mean", "The training mean ``mu_0``.")
+    train_time = _of_flow(
+        "train_time", "The training time ``tau``, ``None`` when trained to convergence."
+    )
+    basis = _of_flow("basis", "The eigenbasis ``V`` of ``Sigma_0`` (that of ``flow``).")
+    n_null = _of_flow("n_null", "Number of null directions of ``Sigma_0`` (``d - r``).")
 
     def _remaining(self, M, t: int) -> np.ndarray:
         """``M E_t`` for ``M`` of shape (..., d): what is left of ``M`` after tau."""
@@ -399,16 +394,6 @@ class InitializedDenoiser(_Denoiser):
         ``W_t(0) (E_t y)``, as ``E_t`` is symmetric."""
         y = x - np.sqrt(self.schedule.alpha_bar[t - 1]) * self.mean
         return self.flow._eps(x, t) + self._remaining(y, t) @ self.init[t - 1].T
-
-    @property
-    def basis(self) -> np.ndarray:
-        """The eigenbasis ``V`` of ``Sigma_0`` (that of ``flow``)."""
-        return self.flow.basis
-
-    @property
-    def n_null(self) -> int:
-        """Number of null directions of ``Sigma_0`` (``d - r``)."""
-        return self.flow.n_null
 
     @cached_property
     def all_weights(self) -> np.ndarray:

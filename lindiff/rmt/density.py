@@ -19,6 +19,9 @@ from lindiff.rmt.companion import (
 from lindiff.rmt.silverstein import _kappa, _spectrum
 from lindiff._docs import fill
 
+# The nodes of the 16- and 32-node Gauss-Legendre rules in a panel's variable t
+_T16, _T32 = (0.5 * (1 + np.polynomial.legendre.leggauss(K)[0]) for K in (16, 32))
+
 
 class LimitingSpectrum:
     """The large-d law of the eigenvalues of ``Sigma_0``, the covariance of ``N``
@@ -54,7 +57,6 @@ class LimitingSpectrum:
         lam = _spectrum(eigenvalues)
         N = _integer("N", N, low=2)
         self.eigenvalues, self.N = lam, N
-        self.lam = lam
         self.v, self.c, self.n, self.d, self.zero = _population(lam, N)
         self._support_cache = None
         self._levels = None
@@ -245,15 +247,13 @@ class LimitingSpectrum:
         nodes by more than ``tol`` (of the total mass and first moment); returns the
         panels and their 32-node rule with ``m``."""
         done = []
-        t16 = 0.5 * (1 + np.polynomial.legendre.leggauss(16)[0])
-        t32 = 0.5 * (1 + np.polynomial.legendre.leggauss(32)[0])
         guess16 = None
         for _ in range(max_rounds):
             x16, w16 = self._nodes(panels, 16)
             x32, w32 = self._nodes(panels, 32)
             g = None if guess16 is None else guess16.ravel()
             m16 = self._solve(x16.ravel(), g).reshape(x16.shape)
-            guess32 = self._interpolate(t16, m16, np.broadcast_to(t32, x32.shape))
+            guess32 = self._interpolate(_T16, m16, np.broadcast_to(_T32, x32.shape))
             m32 = self._solve(x32.ravel(), guess32.ravel()).reshape(x32.shape)
             r16 = w16 * self._density(x16, m16)
             r32 = w32 * self._density(x32, m32)
@@ -288,7 +288,7 @@ class LimitingSpectrum:
             parent = np.r_[p, p]
             xs = self._nodes(panels, 16)[0]
             guess16 = self._interpolate(
-                t32, np.r_[m32[bad], m32[bad]], self._local(parent, xs)
+                _T32, np.r_[m32[bad], m32[bad]], self._local(parent, xs)
             )
         else:
             raise RuntimeError("limiting_density: the quadrature did not converge")
@@ -363,8 +363,9 @@ class LimitingSpectrum:
         all ones), and the summed weight of the zero eigenvalues."""
         if a is None:
             return self.c, float(self.zero)
-        pos = self.lam > 0
-        vals = self.lam[pos] * (self.n / self.N)
+        lam = self.eigenvalues
+        pos = lam > 0
+        vals = lam[pos] * (self.n / self.N)
         idx = np.searchsorted(-self.v, -vals)
         A = np.zeros_like(self.v)
         np.add.at(A, idx, a[pos])
@@ -407,13 +408,12 @@ class LimitingSpectrum:
         ]
         cut = [(i, j[0]) for i, j in cut if j.size]
         if cut:
-            rows = np.array([panels[j] for _, j in cut])
+            parent = [j for _, j in cut]
+            rows = panels[parent]  # a copy, cut at the points
             rows[:, 1] = [points[i] for i, _ in cut]
             rows[:, 3] = 0.0
             xs, ws = self._nodes(rows, 32)
-            parent = [j for _, j in cut]
-            t32 = 0.5 * (1 + np.polynomial.legendre.leggauss(32)[0])
-            guess = self._interpolate(t32, m[parent], self._local(panels[parent], xs))
+            guess = self._interpolate(_T32, m[parent], self._local(panels[parent], xs))
             ms = self._solve(xs.ravel(), guess.ravel()).reshape(xs.shape)
             out[[i for i, _ in cut]] += np.sum(ws * self._density(xs, ms), axis=1)
         return out
