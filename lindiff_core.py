@@ -76,6 +76,7 @@ from lindiff.rmt.silverstein import (
     TypicalCase,
     typical_case,
     predict_losses,
+    optimal_weight_decay,
     predict_missing_variance,
     predict_kl,
 )
@@ -144,6 +145,7 @@ __all__ = [
     "TypicalCase",
     "typical_case",
     "predict_losses",
+    "optimal_weight_decay",
     "predict_missing_variance",
     "predict_kl",
     "LimitingSpectrum",
