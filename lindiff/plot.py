@@ -145,7 +145,7 @@ def spectrum(
     if floor is not None:
         ax.axhline(floor, color="0.3", linestyle="--", linewidth=1, label=floor_label)
     ax.set(xlabel=r"rank $\nu$", ylabel="eigenvalue", title=title)
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper right")
 
 
 def losses(ax, t, test, train, best, title=None, ylabel="$L_t$"):
