@@ -12,6 +12,12 @@ WEB_OK  := _vendor/.installed
 BOOK    := _build/html/index.html
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NOTEBOOKS := intro.ipynb $(CHAPTERS)
+# The order nbval hands the notebooks to its two workers: the longest first, so that both
+# finish together (pytest-xdist would order them by their number of cells).
+LONGEST := $(addprefix chapters/,08-nonlinear-denoisers.ipynb 06-regularization.ipynb \
+  05-hierarchical-data.ipynb 07-early-stopping.ipynb 04-kl-divergence.ipynb \
+  02-learned-distribution.ipynb)
+NBVAL_ORDER := $(LONGEST) $(filter-out $(LONGEST),$(NOTEBOOKS))
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 STRICT  := --warningiserror --nitpick --keep-going
 # The steps of `make test`, in order.
@@ -100,10 +106,12 @@ test-core: setup
 # nbval runs two kernels at once; one BLAS thread each, since two kernels with two spinning
 # BLAS threads each on two cores slow each other down several times over.
 test-notebooks: setup
-	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile -q $(NOTEBOOKS)
+	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile \
+	  --no-loadscope-reorder -q $(NBVAL_ORDER)
 
+# Two browsers at once: drawing the pages keeps both cores busy.
 test-browser: setup
-	$(BIN)/python -m pytest tests -m browser -q -rs
+	$(BIN)/python -m pytest tests -m browser -q -rs -n 2
 
 outputs: setup
 	$(ONE_THREAD) $(BIN)/python scripts/chapters.py execute $(NOTEBOOKS)
