@@ -12,12 +12,13 @@ WEB_OK  := _vendor/.installed
 BOOK    := _build/html/index.html
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NOTEBOOKS := intro.ipynb $(CHAPTERS)
-# The order nbval hands the notebooks to its two workers: the longest first, so that both
-# finish together (pytest-xdist would order them by their number of cells).
+# The order in which nbval and `make book` hand the notebooks to their two workers: the
+# longest first, so that both finish together (pytest-xdist would order them by their
+# number of cells).
 LONGEST := $(addprefix chapters/,08-nonlinear-denoisers.ipynb 06-regularization.ipynb \
   05-hierarchical-data.ipynb 07-early-stopping.ipynb 04-kl-divergence.ipynb \
   02-learned-distribution.ipynb)
-NBVAL_ORDER := $(LONGEST) $(filter-out $(LONGEST),$(NOTEBOOKS))
+BY_LENGTH := $(LONGEST) $(filter-out $(LONGEST),$(NOTEBOOKS))
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 STRICT  := --warningiserror --nitpick --keep-going
 # The steps of `make test`, in order.
@@ -64,7 +65,7 @@ $(WEB_OK): package.json package-lock.json
 # the book built from the executed copies (_build/src) with warnings as errors.
 book: setup
 	rm -rf _build
-	$(ONE_THREAD) $(BIN)/python scripts/chapters.py render --out _build/src $(NOTEBOOKS)
+	$(ONE_THREAD) $(BIN)/python scripts/chapters.py render --out _build/src $(BY_LENGTH)
 	$(BIN)/jupyter-book build _build/src --path-output . $(STRICT)
 	$(BIN)/python scripts/archive.py --out _build/html/book-source.zip
 	@echo
@@ -107,7 +108,7 @@ test-core: setup
 # BLAS threads each on two cores slow each other down several times over.
 test-notebooks: setup
 	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile \
-	  --no-loadscope-reorder -q $(NBVAL_ORDER)
+	  --no-loadscope-reorder -q $(BY_LENGTH)
 
 # Two browsers at once: drawing the pages keeps both cores busy.
 test-browser: setup
