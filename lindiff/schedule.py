@@ -180,13 +180,19 @@ def _check_schedule(sched) -> Schedule:
 REGULARIZATIONS = ("constant", "step-scaled")
 
 
-def _decay(weight_decay, regularization, sched):
-    """The checked weight decay per step: ``gamma`` (a float) for ``"constant"``, the
-    array ``abar_t c`` (shape (T,)) for ``"step-scaled"``."""
-    c = _real("weight_decay", weight_decay, low=0.0)
+def _check_regularization(regularization) -> str:
+    """``regularization``, one of ``REGULARIZATIONS``."""
     if regularization not in REGULARIZATIONS:
         raise ValueError(
             f"regularization: expected one of {REGULARIZATIONS}, got "
             f"{_describe(regularization)}"
         )
+    return regularization
+
+
+def _decay(weight_decay, regularization, sched):
+    """The checked weight decay per step: ``gamma`` (a float) for ``"constant"``, the
+    array ``abar_t c`` (shape (T,)) for ``"step-scaled"``."""
+    c = _real("weight_decay", weight_decay, low=0.0)
+    _check_regularization(regularization)
     return c if regularization == "constant" else c * sched.alpha_bar

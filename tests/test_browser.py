@@ -226,15 +226,20 @@ def _check_page(browser, url: str, shot: Path | None) -> dict:
     report = page.evaluate(_INSPECT)
     page.wait_for_timeout(300)
     report["small"] = _small_text(page.evaluate(_FIGURES), 1280)
-    if shot is not None:
-        shot.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shot), full_page=True)
     report["phone_width"], report["clipped"] = 0, []
-    if shot is None:  # served: the same layout as from disk, checked there at 390 px
-        context.close()
-        report["problems"] = [p for p in problems if not any(o in p for o in offline)]
-        report["offline"] = offline
-        return report
+    if shot is not None:  # served (None): the same layout, checked from disk at 390 px
+        _check_phone(page, report, shot)
+    context.close()
+    report["problems"] = [p for p in problems if not any(o in p for o in offline)]
+    report["offline"] = offline
+    return report
+
+
+def _check_phone(page, report: dict, shot: Path) -> None:
+    """Screenshots at 1280 and 390 px, and ``report`` completed with the page's layout
+    on a phone."""
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
     # the same page on a phone: nothing may widen the page beyond the screen
     page.set_viewport_size({"width": 390, "height": 800})
     page.wait_for_timeout(300)
@@ -251,10 +256,6 @@ def _check_page(browser, url: str, shot: Path | None) -> dict:
     phone = shot.parent / "390" / shot.name
     phone.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(phone), full_page=True)
-    context.close()
-    report["problems"] = [p for p in problems if not any(o in p for o in offline)]
-    report["offline"] = offline
-    return report
 
 
 PAGES = _pages()

@@ -13,7 +13,7 @@ from lindiff.denoiser import _gain
 from lindiff.rmt.companion import _companion
 from lindiff.rmt.density import shared_spectrum
 from lindiff.sampler import _check_sampler, _moments
-from lindiff.schedule import REGULARIZATIONS, Schedule, _check_schedule
+from lindiff.schedule import Schedule, _check_regularization, _check_schedule
 from lindiff._docs import fill
 
 
@@ -261,10 +261,7 @@ def predict_metrics(
     gam = _array("weight_decay", weight_decay)
     if np.any(gam < 0):
         raise ValueError(f"weight_decay: expected values >= 0, got {gam.min():.3g}")
-    if regularization not in REGULARIZATIONS:
-        raise ValueError(
-            f"regularization: expected one of {REGULARIZATIONS}, got {regularization!r}"
-        )
+    _check_regularization(regularization)
     taus = np.array(np.inf) if train_time is None else _array("train_time", train_time)
     if np.any(taus <= 0):
         raise ValueError(f"train_time: expected values > 0, got {taus.min():.3g}")

@@ -416,7 +416,6 @@ def optimal_weight_decay(
     low, high = (_real(f"bounds[{i}]", b) for i, b in enumerate(bounds))
     if not 0 < low < high:
         raise ValueError(f"bounds: expected 0 < low < high, got {bounds}")
-    _decay(0.0, regularization, _check_schedule(sched))  # checks the name
 
     def loss(log_gamma):
         g = float(np.exp(log_gamma))
