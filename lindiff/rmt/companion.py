@@ -39,11 +39,18 @@ def _companion(z, m, v, c, n, upper: bool, max_iter: int = 200, strict=True):
     """
     m = np.array(m, dtype=complex)
     active = np.arange(m.size)
+    # the sums over nu as products with the vectors c v / n and c v^2 / n (each row's
+    # 1 / (1 + v m) is formed once)
+    cv, cv2 = (c * v / n).astype(complex), (c * v**2 / n).astype(complex)
     for _ in range(max_iter):
         ma, za = m[active], z[active]
-        r = 1.0 + np.multiply.outer(ma, v)
-        F = za + 1.0 / ma - (c * v / r).sum(axis=-1) / n
-        dF = -1.0 / ma**2 + (c * v**2 / r**2).sum(axis=-1) / n
+        q = np.multiply.outer(ma, v)
+        q += 1.0
+        np.reciprocal(q, out=q)
+        F = za + 1.0 / ma - q @ cv
+        mag = np.abs(q) @ cv.real
+        q *= q
+        dF = -1.0 / ma**2 + q @ cv2
         step = F / dF
         new = ma - step
         if upper:
@@ -56,7 +63,7 @@ def _companion(z, m, v, c, n, upper: bool, max_iter: int = 200, strict=True):
         if not strict:  # a guess for the next stage: keep the last finite iterate
             new = np.where(np.isfinite(new), new, ma)
         m[active] = new
-        scale = np.abs(za) + np.abs(1.0 / ma) + (c * v / np.abs(r)).sum(axis=-1) / n
+        scale = np.abs(za) + np.abs(1.0 / ma) + mag
         done = np.abs(step) <= (1e-13 if strict else 1e-6) * np.abs(new)
         done |= np.abs(F) <= 1e-14 * scale
         active = active[~done]

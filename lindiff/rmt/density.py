@@ -315,9 +315,12 @@ class LimitingSpectrum:
         if guess is not None:
             z = x + 1j * floor
             m = _companion(z, guess, v, c, n, True, 40, False)
-            r = 1.0 + np.multiply.outer(m, v)
-            F = z + 1.0 / m - (c * v / r).sum(axis=-1) / n
-            size = np.abs(z) + np.abs(1.0 / m) + (c * v / np.abs(r)).sum(axis=-1) / n
+            q = np.multiply.outer(m, v)
+            q += 1.0
+            np.reciprocal(q, out=q)  # 1 / (1 + v m)
+            cv = c * v / n
+            F = z + 1.0 / m - q @ cv.astype(complex)
+            size = np.abs(z) + np.abs(1.0 / m) + np.abs(q) @ cv
             todo = ~(np.abs(F) <= 1e-13 * size) | ~np.isfinite(m)
             if not todo.any():
                 return m
@@ -374,8 +377,10 @@ class LimitingSpectrum:
     def _density(self, x, m, a=None):
         """``(1/pi) Im (1/d) sum_nu a_nu / (-z (1 + v_nu m))`` at ``z = x + i0``."""
         A, _ = self._weights(a)
-        r = 1.0 + np.multiply.outer(m, self.v)
-        g = -(A / r).sum(axis=-1) / (x * self.d)
+        q = np.multiply.outer(m, self.v)
+        q += 1.0
+        np.reciprocal(q, out=q)  # 1 / (1 + v m)
+        g = -(q @ A.astype(complex)) / (x * self.d)
         return np.maximum(g.imag, 0.0) / np.pi
 
     def _atom(self, a=None):
