@@ -270,6 +270,58 @@ class Gaussian(_EigenForm):
         out += (coef * (np.sqrt(self.eigenvalues) - np.sqrt(self.rest))) @ self.basis.T
         return self.mean + out
 
+    def support(self) -> np.ndarray:
+        """An orthonormal basis (d x rank) of the directions with non-zero variance:
+        with :attr:`mean`, the affine subspace that holds all of the Gaussian's mass.
+
+        Returns
+        -------
+        ndarray, shape (d, rank)
+            The basis, the stored eigen-directions of positive variance first.
+        """
+        V = np.eye(self.d) if self.basis is None else self.basis
+        B = V[:, self.eigenvalues > 0]
+        if self.has_rest and self.rest > 0:  # the complement of the stored basis
+            Q = np.linalg.qr(self.basis, mode="complete")[0]
+            B = np.hstack([B, Q[:, self.r :]])
+        return B
+
+    def marginal(self, basis, origin=None) -> "Gaussian":
+        """The law of the coordinates ``B^T (x - origin)`` of ``x`` drawn from this
+        Gaussian: ``N(B^T (mean - origin), B^T cov B)`` in ``r`` dimensions, for a basis
+        ``B`` (d x r) with orthonormal columns (e.g. :meth:`support` of another
+        Gaussian). Cost O(d r r_self).
+
+        Parameters
+        ----------
+        basis : array_like, shape (d, r)
+            ``B``, with orthonormal columns.
+        origin : array_like, shape (d,), optional
+            The origin of the coordinates (default 0).
+
+        Returns
+        -------
+        Gaussian
+            The r-dimensional law, in dense form.
+        """
+        B = _array("basis", basis, ndim=2)
+        if B.shape[0] != self.d or B.shape[1] > self.d:
+            raise ValueError(
+                f"basis: expected shape ({self.d}, r) with r <= {self.d}, got {B.shape}"
+            )
+        if B.shape[1] and np.abs(B.T @ B - np.eye(B.shape[1])).max() > 1e-8:
+            raise ValueError("basis: expected orthonormal columns")
+        o = np.zeros(self.d) if origin is None else _array("origin", origin, ndim=1)
+        if o.size != self.d:
+            raise ValueError(f"origin: expected {self.d} values, got {o.size}")
+        if self.basis is None:
+            cov = (B.T * self.eigenvalues) @ B
+        else:
+            C = B.T @ self.basis
+            cov = (C * (self.eigenvalues - self.rest)) @ C.T
+            cov += self.rest * np.eye(B.shape[1])
+        return Gaussian(B.T @ (self.mean - o), 0.5 * (cov + cov.T))
+
     def plus_isotropic(self, c) -> "Gaussian":
         """``N(mean, cov + c Id)``: every variance raised by ``c >= 0`` (e.g. the
         surrogate ``N(mu_0, Sigma_0 + c Id)`` of chapters 4 to 6). Same basis; cost

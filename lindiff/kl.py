@@ -134,7 +134,7 @@ def _kl_dense(mp, Sp, mq, Sq) -> float:
     )
 
 
-def kl_divergence(p: Gaussian, q: Gaussian) -> float:
+def kl_divergence(p: Gaussian, q: Gaussian, support: Gaussian | None = None) -> float:
     """``KL(p || q) = 1/2 [Tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - d +
     ln|S_q| - ln|S_p|]`` (chapter 4).
 
@@ -148,10 +148,22 @@ def kl_divergence(p: Gaussian, q: Gaussian) -> float:
     last step, ``c = 0``.) Two degenerate Gaussians with the same support get
     the finite KL of their restrictions to it (dense, O(d^3)).
 
+    On a support (chapter 9): a population whose covariance is singular (pixels that
+    never vary, pixels that are exact combinations of others) gives ``KL(rho_N ||
+    rho) = inf`` for every non-degenerate ``rho_N``. With ``support=s`` both ``p`` and
+    ``q`` are replaced by the laws of the coordinates ``B^T (x - m_s)`` of their
+    samples, ``B = s.support()`` (:meth:`~lindiff.gaussian.Gaussian.marginal`): the
+    divergence of their orthogonal projections onto the affine subspace that holds the
+    mass of ``s``, which is at most the full one (the data-processing inequality) and
+    equal to it when ``p`` and ``q`` agree in the directions orthogonal to it. Use
+    the population itself, ``support=rho``, for both directions.
+
     Parameters
     ----------
     p, q : Gaussian
         The two Gaussians, of the same dimension.
+    support : Gaussian, optional
+        Measure on the support of this Gaussian (default: the whole space).
 
     Returns
     -------
@@ -162,6 +174,14 @@ def kl_divergence(p: Gaussian, q: Gaussian) -> float:
     q = _check_gaussian("q", q)
     if p.d != q.d:
         raise ValueError(f"q: expected dimension d = {p.d} to match p, got {q.d}")
+    if support is not None:
+        s = _check_gaussian("support", support)
+        if s.d != p.d:
+            raise ValueError(
+                f"support: expected dimension d = {p.d} to match p, got {s.d}"
+            )
+        B = s.support()
+        p, q = p.marginal(B, s.mean), q.marginal(B, s.mean)
     return _kl(p, q)
 
 

@@ -4,7 +4,7 @@ expectation.
 
 import numpy as np
 import pytest
-from conftest import SCHED, assert_close, assert_passes, problem
+from conftest import EPS, SCHED, assert_close, assert_passes, problem
 
 from lindiff import checks as lc
 import lindiff_core as ld
@@ -210,3 +210,48 @@ def test_singular_dense_covariances_have_one_support(d, r):
         # the empirical Gaussian of N <= d points has rank N - 1
         X = rng.standard_normal((r + 1, d))
         assert ld.Gaussian.from_samples(X).rank == r
+
+
+def test_kl_on_the_support_of_a_non_singular_population_is_the_kl():
+    """With a non-singular population the support is the whole space: the KL on it is
+    the KL, in both directions (terms of size d cancel: rounding ~ d eps)."""
+    _, rho, X, den = problem(31, 24, 12)
+    gen = ld.generated_distribution(den, SCHED)
+    for p, q in [(gen, rho), (rho, gen)]:
+        plain = ld.kl_divergence(p, q)
+        assert_close(ld.kl_divergence(p, q, support=rho), plain, 1e4 * 24 * EPS)
+
+
+@pytest.mark.parametrize("d, r", [(6, 3), (30, 22)])
+def test_kl_on_the_support_of_a_singular_population_matches_dense(d, r):
+    """A rank-r population (mean off the origin) against a non-degenerate Gaussian:
+    the KL is infinite both ways; on the population's support it is the dense KL of
+    the projections onto the affine subspace, computed here from a QR basis of the
+    covariance's factor (another basis of the same subspace) by Cholesky
+    (:func:`lindiff.reference.dense_kl`), to rounding (~ r kappa eps, kappa <= 1e4)."""
+    rng = np.random.default_rng(d)
+    A = rng.standard_normal((d, r)) * np.logspace(0, -1, r)
+    rho = ld.Gaussian(rng.standard_normal(d), A @ A.T)
+    C = rng.standard_normal((d, d))
+    p = ld.Gaussian(rng.standard_normal(d), C @ C.T / d + 0.1 * np.eye(d))
+    assert ld.kl_divergence(p, rho) == np.inf == ld.kl_divergence(rho, p)
+    B, _ = np.linalg.qr(A)
+    mp, Sp = B.T @ (p.mean - rho.mean), B.T @ p.cov @ B
+    mq, Sq = np.zeros(r), B.T @ rho.cov @ B
+    forward = ld.kl_divergence(p, rho, support=rho)
+    reverse = ld.kl_divergence(rho, p, support=rho)
+    assert_close(forward, ref.dense_kl(mp, Sp, mq, Sq), 1e6 * r * EPS)
+    assert_close(reverse, ref.dense_kl(mq, Sq, mp, Sp), 1e6 * r * EPS)
+    # the wrong answers: the conditional law of p on the support (given the other
+    # coordinates) instead of its marginal, or the support of p (the whole space)
+    conditional = np.linalg.inv(B.T @ np.linalg.inv(p.cov) @ B)
+    wrong = ref.dense_kl(mp, conditional, mq, Sq)
+    assert not lc.close(wrong, forward, 1e-3)
+    assert ld.kl_divergence(p, rho, support=p) == np.inf
+    # a law that is rho on the support plus noise outside it: infinite KL, zero on the
+    # support (up to the 1e-9 added to keep its covariance away from the rank rule:
+    # of order r (1e-9 / 1e-2)^2)
+    P = np.eye(d) - B @ B.T
+    q = ld.Gaussian(rho.mean, rho.cov + 0.3 * P + 1e-9 * np.eye(d))
+    assert ld.kl_divergence(q, rho) == np.inf
+    assert ld.kl_divergence(q, rho, support=rho) < 1e-10
