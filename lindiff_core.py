@@ -103,6 +103,9 @@ from lindiff.memorization import (
 )
 from lindiff.data import (
     IMAGE_DATASETS,
+    PHOTOS,
+    SPLITS,
+    data_folder,
     load_image_dataset,
     fit_power_law,
 )
@@ -166,6 +169,9 @@ __all__ = [
     "fitted_kl",
     # chapter 9
     "IMAGE_DATASETS",
+    "PHOTOS",
+    "SPLITS",
+    "data_folder",
     "load_image_dataset",
     "fit_power_law",
 ]

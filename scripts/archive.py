@@ -20,7 +20,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "linear-diffusion-book"
 # What the set-up and the build create, never part of the source.
-SKIP = {".venv", "_build", "_vendor", "node_modules", ".git", "figures", "__pycache__"}
+SKIP = {
+    ".venv",
+    "_build",
+    "_vendor",
+    "_data",
+    "node_modules",
+    ".git",
+    "figures",
+    "__pycache__",
+}
 
 
 def source_files() -> list[Path]:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # What a notebook's outputs depend on besides its own cells.
 CODE = ["lindiff_core.py", "lindiff/**/*.py", "requirements.txt", "pyproject.toml"]
 # Never part of the book's source tree.
-SKIP = {"_build", "node_modules", "figures", "__pycache__"}
+SKIP = {"_build", "_data", "node_modules", "figures", "__pycache__"}
 
 
 def run(path: Path) -> nbformat.NotebookNode:

