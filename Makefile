@@ -25,7 +25,7 @@ STRICT  := --warningiserror --nitpick --keep-going
 # The steps of `make test`, in order.
 STEPS   := lint test-core test-notebooks build test-browser
 
-.PHONY: help setup book build pdf test lint test-core test-notebooks test-browser outputs figures bench margins freeze clean
+.PHONY: help setup book build pdf test lint test-core test-notebooks test-browser outputs figures bench experiments margins freeze clean
 
 # One BLAS thread per process everywhere: the tests and nbval run two processes on two cores,
 # and the outputs are regenerated under the same conditions nbval checks them in.
@@ -39,6 +39,7 @@ help:
 	@echo "make figures write every figure of the book to figures/"
 	@echo "make outputs re-execute the chapters in place (review the diff, then commit)"
 	@echo "make bench   run the benchmark scripts (they print measured ratios)"
+	@echo "make experiments  re-run the experiments/ scripts (results/ files, minutes)"
 	@echo "make pdf     build the book, then print it to one PDF (_build/book.pdf)"
 	@echo "make margins measure every rounding check's margin under several BLAS kernels"
 
@@ -128,6 +129,11 @@ figures: setup
 
 bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# What is too heavy for a chapter, run once and kept: each script writes its result file
+# to results/ (with its configuration, seeds and code version), which the chapters read.
+experiments: setup
+	@for f in experiments/*.py; do echo "== $$f"; $(ONE_THREAD) $(BIN)/python $$f || exit 1; done
 
 # Slow (about half an hour): the test suite and every notebook under each BLAS kernel this
 # CPU can run; lists the smallest margin of each rounding check and fails below 100.
