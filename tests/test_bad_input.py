@@ -211,6 +211,7 @@ BAD_INPUTS = [
     ("U", lambda: ld.fitted_kl(np.ones((9, 2)), ld.Gaussian(np.zeros(3), np.eye(3)))),
     ("rho", lambda: ld.fitted_kl(np.ones((9, 3)), np.eye(3))),
     ("name", lambda: ld.load_image_dataset("mnist")),
+    ("mean", lambda: ld.predict_metrics([1.0, 0.5], 4, SCHED, mean=[1.0])),
     ("size", lambda: ld.load_image_dataset("patches", size=12)),
     ("size", lambda: ld.load_image_dataset("digits", size=8)),
     ("split", lambda: ld.load_image_dataset("digits", split="validation")),

@@ -142,12 +142,13 @@ class TypicalMetrics:
 
 
 def _metrics_on(
-    con, kern, pair, sched, gamma, tau, N, lam, sampler="ddpm", sigma="beta"
+    con, kern, pair, sched, gamma, tau, N, lam, sampler="ddpm", sigma="beta", mean=None
 ):
     """``((test, kl, kl_reverse), error, pair_error)`` of :func:`predict_metrics` on
     one contour; the errors are the largest change of a trace between ``K`` and ``K/2``
     nodes, and of the mean term between the pair matrix's nodes and half of them,
-    relative to the smallest of the three metrics."""
+    relative to the smallest of the three metrics. ``mean``: ``(kernel, pair)`` of the
+    population mean's squared coordinates (the terms of a non-zero mean), or None."""
     d, a = lam.size, sched.alpha_bar
     k_one, k_lam, k_inv = kern
     gains, res = _gain(con.z, sched, gamma, None if np.isinf(tau) else tau)
@@ -164,18 +165,26 @@ def _metrics_on(
         (1.0 / f, k_lam),
         (h**2 / f, k_lam),
     ]
+    if mean is not None:  # mu^T (h - 1) f^-1 (h - 1) mu, the reverse divergence's
+        rows.append(((h - 1.0) ** 2 / f, mean[0]))
     parts = np.array([np.imag(v @ k[0]) for v, k in rows])
     halves = np.array([np.imag(v[::2] @ k[1]) for v, k in rows])
-    fit, spread, tr_f, tr_log, tr_inv, tr_mean = d * parts
+    fit, spread, tr_f, tr_log, tr_inv, tr_mean, *rev_mu = d * parts
     h_all = con.full(h)[:: con.pair_step]
     mean_fwd = float(np.real(h_all @ pair @ h_all)) / N
     mean_half = float(np.real(h_all[::2] @ pair[::2, ::2] @ h_all[::2])) * 4 / N
+    if mean is not None:  # mu^T (h - 1) Sigma^-1 (h - 1) mu, the forward one's
+        g_all = h_all - 1.0
+        mu_fwd = float(np.real(g_all @ mean[1] @ g_all))
+        mu_half = float(np.real(g_all[::2] @ mean[1][::2, ::2] @ g_all[::2])) * 4
+        mean_fwd, mean_half = mean_fwd + mu_fwd, mean_half + mu_half
+    mean_rev = rev_mu[0] if rev_mu else 0.0
     logdet = np.sum(np.log(lam))
     values = np.array(
         [
             fit + (1 + 1 / N) * spread,
             0.5 * (tr_f + mean_fwd - d + logdet - tr_log),
-            0.5 * (tr_inv + tr_mean / N - d + tr_log - logdet),
+            0.5 * (tr_inv + tr_mean / N + mean_rev - d + tr_log - logdet),
         ]
     )
     size = np.min(np.abs(values))
@@ -195,6 +204,7 @@ def predict_metrics(
     sampler: str = "ddpm",
     sigma: str = "beta",
     regularization: str = "constant",
+    mean=None,
 ) -> TypicalMetrics:
     """Typical-case summed test loss and KL divergences of the linear model trained on
     ``N`` samples of ``rho = N(0, Sigma)``, through the exact ``f(lambda)`` and
@@ -220,7 +230,17 @@ def predict_metrics(
     contour until the traces and the mean term change by at most ``1e-6`` of the
     smallest metric between the nodes and half of them (``error`` holds that estimate).
     Raises ``RuntimeError`` if ``f`` has zeros inside the contour (then ``ln f`` is not
-    analytic there). The population mean is zero, as in the chapters.
+    analytic there).
+
+    The population mean ``mu`` (default zero, as in chapters 5 to 7) does not change
+    the test loss, which sees only the mean's estimation error, but the generated mean
+    ``h(Sigma_0) mu_0`` misses it by ``(h(Sigma_0) - 1) mu``, which adds ``1/2 mu^T (h -
+    1) Sigma^-1 (h - 1) mu`` to the forward divergence and ``1/2 mu^T (h - 1) f^-1 (h -
+    1) mu`` to the reverse one (chapter 9). The law of ``Sigma_0`` is unchanged when an
+    eigen-direction of ``Sigma`` is reflected, so that only the squared coordinates
+    ``mu_nu^2`` enter: the forward term through the deterministic equivalent of two
+    resolvents with the weights ``mu_nu^2`` and ``1/lambda_nu``, the reverse one as an
+    average with the weights ``mu_nu^2``.
 
     Parameters
     ----------
@@ -237,6 +257,9 @@ def predict_metrics(
         The reverse chain (:func:`~lindiff.chain.run_chain`).
     {sigma}
     {regularization}
+    mean : array_like, shape (d,), optional
+        The population mean's coordinates in the eigenbasis of ``Sigma``, in the order
+        of ``eigenvalues`` (default: zero).
 
     Returns
     -------
@@ -265,6 +288,14 @@ def predict_metrics(
     taus = np.array(np.inf) if train_time is None else _array("train_time", train_time)
     if np.any(taus <= 0):
         raise ValueError(f"train_time: expected values > 0, got {taus.min():.3g}")
+    mu2 = None
+    if mean is not None:
+        mu2 = _array("mean", mean, ndim=1) ** 2
+        if mu2.size != lam.size:
+            raise ValueError(
+                f"mean: expected {lam.size} coordinates (one per eigenvalue), got "
+                f"{mu2.size}"
+            )
     gam, taus = np.broadcast_arrays(gam, taus)
     shape = gam.shape
     gam, taus = gam.ravel(), taus.ravel()
@@ -292,7 +323,8 @@ def predict_metrics(
         if (p, K) not in contours:
             con = Contour(spec, float(p), K)
             kern = [con.kernel(w) for w in (None, lam, 1.0 / lam)]
-            contours[p, K] = con, kern, con.pair(lam, 1.0 / lam)
+            mu = None if mu2 is None else (con.kernel(mu2), con.pair(mu2, 1.0 / lam))
+            contours[p, K] = con, kern, con.pair(lam, 1.0 / lam), mu
         return contours[p, K]
 
     out = np.empty((3, gam.size))
@@ -300,9 +332,9 @@ def predict_metrics(
     nodes = {}  # per contour, the number of nodes the last point needed
     for i, (g, tau, p) in enumerate(zip(gam, taus, p_all)):
         while True:
-            con, kern, pair = on_contour(p, nodes.get(p))
+            con, kern, pair, mu = on_contour(p, nodes.get(p))
             values, error, pair_error = _metrics_on(
-                con, kern, pair, sched, scale * g, tau, N, lam, sampler, sigma
+                con, kern, pair, sched, scale * g, tau, N, lam, sampler, sigma, mu
             )
             if max(error, pair_error) <= 1e-6 or con.K >= 4096:
                 break
