@@ -170,7 +170,10 @@ def code_version() -> dict:
             ["git", *args], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"), "changed": bool(git("status", "-s"))}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "changed": bool(git("status", "--short", "--untracked-files=no")),
+    }
 
 
 def main() -> None:
