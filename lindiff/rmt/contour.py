@@ -171,13 +171,15 @@ def _metrics_on(
     halves = np.array([np.imag(v[::2] @ k[1]) for v, k in rows])
     fit, spread, tr_f, tr_log, tr_inv, tr_mean, *rev_mu = d * parts
     h_all = con.full(h)[:: con.pair_step]
-    mean_fwd = float(np.real(h_all @ pair @ h_all)) / N
-    mean_half = float(np.real(h_all[::2] @ pair[::2, ::2] @ h_all[::2])) * 4 / N
+
+    def quadratic(x, P):  # x^T P x on the pair's nodes, and on every other one
+        return np.array(
+            [np.real(x @ P @ x), 4 * np.real(x[::2] @ P[::2, ::2] @ x[::2])]
+        )
+
+    mean_fwd, mean_half = quadratic(h_all, pair) / N
     if mean is not None:  # mu^T (h - 1) Sigma^-1 (h - 1) mu, the forward one's
-        g_all = h_all - 1.0
-        mu_fwd = float(np.real(g_all @ mean[1] @ g_all))
-        mu_half = float(np.real(g_all[::2] @ mean[1][::2, ::2] @ g_all[::2])) * 4
-        mean_fwd, mean_half = mean_fwd + mu_fwd, mean_half + mu_half
+        mean_fwd, mean_half = (mean_fwd, mean_half) + quadratic(h_all - 1.0, mean[1])
     mean_rev = rev_mu[0] if rev_mu else 0.0
     logdet = np.sum(np.log(lam))
     values = np.array(
