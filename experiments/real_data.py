@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,8 +52,8 @@ from pathlib import Path
 import numpy as np
 
 import lindiff_core as ld
+from _record import ROOT, code_version
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "real_data.json"
 SEED = 2026
 DRAWS = 40
@@ -162,18 +161,6 @@ def run(sets, powers, draws) -> dict:
         print(f"{name}: d = {d}, {len(Ns)} sizes x {draws} draws, {entry['seconds']} s")
         result[name] = entry
     return result
-
-
-def code_version() -> dict:
-    def git(*args):
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-
-    return {
-        "commit": git("rev-parse", "HEAD"),
-        "changed": bool(git("status", "--short", "--untracked-files=no")),
-    }
 
 
 def main() -> None:
