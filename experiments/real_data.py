@@ -28,6 +28,13 @@ each source:
   covariance, ``mu + sqrt(s) (y - mu)`` with ``y ~ rho`` and ``s ~ Gamma(a, 1/a)``
   (``E s = 1``; excess kurtosis ``3/a`` in every direction), heavy tails and nothing
   else.
+* ``radial`` (every set): the Gaussian clone with the set's own radial law. Each
+  sample is a direction of ``rho`` (``y - mu`` for ``y ~ rho``, scaled to whitened
+  squared norm 1 per dimension) times ``sqrt(s_j)``, with ``s_j`` the whitened squared
+  norm per dimension of a random image of the split, ``(x_j - mu)^T Sigma^+ (x_j - mu)
+  / rank``. Its mean and covariance are ``rho``'s (``E s = 1``); what it keeps of the
+  images is how far each lies from the mean in the metric of ``Sigma``, and nothing of
+  their directions.
 
 Each training set gives the linear denoiser's exact metrics (``ld.exact_metrics``): the
 summed train and test loss over ``d``, the test loss on the held-out split's law, and
@@ -60,12 +67,12 @@ DRAWS = 40
 POWERS = list(range(-4, 5))  # N = d 2^j
 SHAPE = 0.3  # the Gamma shape a of the scale mixture: excess kurtosis 3/a = 10
 SETS = {  # name: (loader name, patch size, sources)
-    "fashion": ("fashion", None, ("real", "clone")),
-    "patches": ("patches", 16, ("real", "clone", "mixture")),
+    "fashion": ("fashion", None, ("real", "clone", "radial")),
+    "patches": ("patches", 16, ("real", "clone", "mixture", "radial")),
     "patches-flat": ("patches", 16, ("real", "clone")),
-    "digits": ("digits", None, ("real", "clone")),
+    "digits": ("digits", None, ("real", "clone", "radial")),
 }
-SOURCES = ("real", "clone", "mixture")
+SOURCES = ("real", "clone", "mixture", "radial")
 METRICS = ("train", "test", "test_held_out", "kl", "kl_reverse")
 SMALLEST = {"sets": ["digits"], "powers": [-4, 0], "draws": 2}
 
@@ -82,14 +89,26 @@ def prepare(name: str):
     return X, ld.Gaussian.from_samples(X), ld.Gaussian.from_samples(H)
 
 
-def draw(source: str, X, rho, N: int, rng) -> np.ndarray:
-    """``N`` training points of ``source`` (see the module's docstring)."""
+def radii(Y, rho) -> np.ndarray:
+    """Each row's whitened squared distance from the mean per dimension, ``(y - mu)^T
+    Sigma^+ (y - mu) / rank``, on the support of ``rho`` (mean 1 over ``rho``)."""
+    on = rho.eigenvalues > 0
+    Z = (Y - rho.mean) @ rho.basis[:, on] / np.sqrt(rho.eigenvalues[on])
+    return np.sum(Z**2, axis=1) / np.count_nonzero(on)
+
+
+def draw(source: str, X, rho, N: int, rng, s_all=None) -> np.ndarray:
+    """``N`` training points of ``source`` (see the module's docstring); ``s_all`` is
+    ``radii(X, rho)``, needed by ``radial``."""
     if source == "real":
         return X[rng.integers(0, X.shape[0], N)]
     Y = rho.sample(N, rng)
     if source == "mixture":
         s = rng.gamma(SHAPE, 1.0 / SHAPE, size=(N, 1))
         Y = rho.mean + np.sqrt(s) * (Y - rho.mean)
+    elif source == "radial":
+        s = s_all[rng.integers(0, X.shape[0], N)] / radii(Y, rho)
+        Y = rho.mean + np.sqrt(s)[:, None] * (Y - rho.mean)
     return Y
 
 
@@ -136,6 +155,7 @@ def run(sets, powers, draws) -> dict:
     for name in sets:
         start = time.perf_counter()
         X, rho, held = prepare(name)
+        s_all = radii(X, rho)
         d = rho.d
         Ns = [max(2, round(d * 2.0**j)) for j in powers]
         entry = {
@@ -154,7 +174,7 @@ def run(sets, powers, draws) -> dict:
                         [SEED, set_index, SOURCES.index(source), N, i]
                     )
                     values[a, i] = measure(
-                        draw(source, X, rho, N, rng), rho, held, sched
+                        draw(source, X, rho, N, rng, s_all), rho, held, sched
                     )
             entry[source] = {m: values[..., k].tolist() for k, m in enumerate(METRICS)}
         entry["seconds"] = round(time.perf_counter() - start, 1)

@@ -36,7 +36,7 @@ def test_real_data_smallest_configuration_reproduces_its_results():
             # the same code on the same numbers; 1e-9 relative leaves room for another
             # BLAS kernel's rounding of d x d eigen-decompositions (~ d eps kappa)
             np.testing.assert_allclose(values, want, rtol=1e-9)
-        for source in ("real", "clone"):
+        for source in ("real", "clone", "radial"):
             for metric, values in entry[source].items():
                 want = [full[source][metric][r][: len(values[0])] for r in rows]
                 np.testing.assert_allclose(values, want, rtol=1e-9)
