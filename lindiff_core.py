@@ -108,6 +108,7 @@ from lindiff.data import (
     data_folder,
     load_image_dataset,
     fit_power_law,
+    spectrum_jackknife,
 )
 
 __all__ = [
@@ -174,4 +175,5 @@ __all__ = [
     "data_folder",
     "load_image_dataset",
     "fit_power_law",
+    "spectrum_jackknife",
 ]

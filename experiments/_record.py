@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def code_version() -> dict:
-    """The git commit of the tree and whether its tracked files had changes."""
+    """The git commit of the tree and whether its tracked files had changes (call it
+    before the run: the tree may change while a long run goes on)."""
 
     def git(*args):
         return subprocess.run(

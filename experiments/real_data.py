@@ -193,6 +193,7 @@ def main() -> None:
         if args.smallest
         else {"sets": list(SETS), "powers": POWERS, "draws": DRAWS}
     )
+    version = code_version()  # that of the code that runs, taken before it runs
     result = run(**config)
     if args.smallest:
         json.dump(result, sys.stdout, indent=1)
@@ -207,7 +208,7 @@ def main() -> None:
             schedule="ld.linear_schedule()",
             seeds="default_rng([seed, set index, source index, N, draw])",
         ),
-        "code_version": code_version(),
+        "code_version": version,
         "sets": result,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     config = SMALLEST if args.smallest else {"ratios": RATIOS, "draws": DRAWS}
+    version = code_version()  # that of the code that runs, taken before it runs
     result = run(**config)
     if args.smallest:
         json.dump(result, sys.stdout, indent=1)
@@ -149,7 +150,7 @@ def main() -> None:
             schedule="ld.linear_schedule()",
             seeds="default_rng([seed, source index, N, draw])",
         ),
-        "code_version": code_version(),
+        "code_version": version,
         "result": result,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

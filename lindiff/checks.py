@@ -8,6 +8,9 @@ and what kind of comparison it is.
   is derived from the size of the computation, the machine epsilon and the
   conditioning of the problem (the caller states the reasoning), and sits at least
   100 times above what was measured on x86-64 machines with different BLAS kernels.
+* A **model** check asks whether a measured curve has a stated form, with a tolerance
+  on the size of departure that would make the form the wrong description (the
+  caller shows that the measurement's own error is far below it).
 * A **statistical** check compares a Monte-Carlo estimate with its exact value through
   a statistic whose distribution under the claim is known (derived, or established by
   simulation in the tests), at a stated false-alarm rate, by default
@@ -27,6 +30,7 @@ from scipy import stats
 from scipy.linalg import null_space
 
 from lindiff._validate import _describe, _integer, _real
+from lindiff.data import fit_power_law
 from lindiff.gaussian import Gaussian
 from lindiff.kl import expected_kl_empirical, variance_kl_empirical
 
@@ -39,6 +43,7 @@ __all__ = [
     "z_of_mean",
     "chi2_two_sided",
     "t_agreement",
+    "power_law",
     "gaussian_samples",
     "likelihood_ratio",
     "likelihood_ratio_moments",
@@ -81,6 +86,8 @@ class Check:
         verdict = "passed" if self.passed else "FAILED"
         if self.kind == "rounding":
             text = f"{self.name}: error {self.value:.1e} <= {self.limit:.0e}"
+        elif self.kind == "model":
+            text = f"{self.name}: departure {self.value:.3f} <= {self.limit:.3g}"
         else:
             text = (
                 f"{self.name}: statistic {self.value:.4g} <= {self.limit:.4g} "
@@ -304,6 +311,40 @@ def t_agreement(
         f"family of {family} comparisons ({n} here), two-sided quantile of t with "
         f"{sets - 1} degrees of freedom {q:.3g}; worst: {est[worst]:.5g} vs "
         f"{claim[worst]:.5g} +- {se[worst]:.2g} (allowance {allow[worst]:.2g})",
+    )
+
+
+def power_law(eigenvalues, lo: int, hi: int, tolerance: float = 0.25, name=None):
+    """Test that ``eigenvalues`` fall off as one power of the rank over ``lo <= nu <=
+    hi``: the exponent fitted over the upper third of the window (in ``ln nu``) is
+    within a factor ``1 +- tolerance`` of the one over its lower third.
+
+    A least-squares line fits any smooth decreasing curve over a short window with
+    ``R^2`` near 1; what tells a power law from its alternatives is that the local
+    exponent ``-d ln lambda / d ln nu`` does not drift. A stretched exponential
+    ``exp(-b nu^beta)`` has local exponent ``b beta nu^beta``, which grows by the factor
+    ``(hi/lo)^(2 beta/3)`` between the thirds' centres: 4.8 for ``exp(-sqrt(nu))`` over
+    ranks 2 to 196, 2.0 over ranks 2 to 15. The exponents are those of
+    :func:`lindiff.data.fit_power_law`. The value is ``|k_upper / k_lower - 1|``.
+    """
+    lo, hi = _integer("lo", lo, low=1), _integer("hi", hi, low=1)
+    tolerance = _real("tolerance", tolerance, low=0, low_open=True)
+    edges = np.exp(np.linspace(np.log(lo), np.log(hi), 4))
+    first, last = np.rint(edges[1:3]).astype(int)
+    if not (lo < first and last < hi):
+        raise ValueError(
+            f"hi: expected a window whose thirds hold two ranks or more, got ranks "
+            f"{lo} to {hi}"
+        )
+    lower = fit_power_law(eigenvalues, lo, int(first))[0]
+    upper = fit_power_law(eigenvalues, int(last), hi)[0]
+    value = abs(upper / lower - 1) if lower > 0 else np.inf
+    return Check(
+        name or f"power law over ranks {lo} to {hi}",
+        float(value),
+        tolerance,
+        "model",
+        detail=f"exponent {lower:.3f} over the lower third, {upper:.3f} over the upper",
     )
 
 

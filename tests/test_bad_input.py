@@ -8,6 +8,7 @@ import pytest
 from conftest import SCHED
 
 import lindiff_core as ld
+from lindiff import checks as lc
 from lindiff import nn
 
 _X = np.random.default_rng(0).standard_normal((5, 3))
@@ -234,6 +235,13 @@ BAD_INPUTS = [
     ("hi", lambda: ld.fit_power_law(np.ones(5), 2, 6)),
     ("hi", lambda: ld.fit_power_law(np.ones(5), 3, 3)),
     ("lo", lambda: ld.fit_power_law(np.ones(5), 0, 3)),
+    ("X", lambda: ld.spectrum_jackknife(_X, np.sum, groups=6)),  # rows < groups
+    ("X", lambda: ld.spectrum_jackknife(_X[0], np.sum)),
+    ("groups", lambda: ld.spectrum_jackknife(_X, np.sum, groups=1)),
+    ("statistic", lambda: ld.spectrum_jackknife(_X, "sum", groups=2)),
+    ("hi", lambda: lc.power_law(np.ones(9), 2, 3)),
+    ("lo", lambda: lc.power_law(np.ones(9), 0, 8)),
+    ("tolerance", lambda: lc.power_law(np.ones(9), 1, 8, tolerance=0)),
     ("eigenvalues", lambda: ld.fit_power_law(np.array([1.0, 0.5, 0.0]), 1, 3)),
     # the networks of lindiff.nn
     ("sched", lambda: nn.train_per_step(_X, "schedule")),

@@ -7,6 +7,9 @@ answer, where it must pass, and a wrong answer of the size that matters, where i
 must fail: a check that cannot fail proves nothing.
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -15,6 +18,8 @@ from conftest import SCHED, assert_fails, assert_passes, problem
 from lindiff import checks as lc
 import lindiff_core as ld
 from lindiff import reference as ref
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------- null distributions
 
@@ -347,3 +352,63 @@ def test_chapter_7_flow_check_catches_a_halved_rate():
             W_ref = ref.dense_denoiser(X, SCHED, t, 0.01, tau)[0]
             assert_passes(lc.close(right.weights(t)[0], W_ref, 1e-8))
             assert_fails(lc.close(halved.weights(t)[0], W_ref, 1e-8))
+
+
+def test_chapter_9_power_law_check_passes_sampled_power_laws_and_rejects_the_rest():
+    rng = np.random.default_rng(9)
+    nu = np.arange(1, 257.0)
+    for k in [1.0, 1.5]:
+        sampled = ld.Gaussian.from_samples(
+            ld.power_law_gaussian(256, k, rng).sample(20_000, rng)
+        ).spectrum
+        assert_passes(lc.power_law(sampled, 2, 64))
+    # the stretched exponentials exp(-nu^beta), down to beta = 0.15, and a bend from
+    # k = 1.0 to 1.4 at rank 16
+    for beta in [0.5, 0.3, 0.15]:
+        assert_fails(lc.power_law(np.exp(-(nu**beta)), 2, 64))
+    bent = np.where(nu < 16, nu**-1.0, 16**0.4 * nu**-1.4)
+    assert_fails(lc.power_law(bent, 2, 64))
+
+
+def test_chapter_9_exponent_check_catches_k_off_by_a_tenth():
+    # the chapter's comparison of the exponent on two independent sets of images, on
+    # two samples of one Gaussian with a power-law spectrum (d = 128, 10,000 and 2,000
+    # points, the sizes of the patches' splits)
+    rng = np.random.default_rng(19)
+    rho = ld.power_law_gaussian(128, 1.3, rng)
+
+    def k_of(lam):
+        return ld.fit_power_law(lam, 2, 32)[0]
+
+    (k1, se1), (k2, se2) = (
+        ld.spectrum_jackknife(rho.sample(n, rng), k_of) for n in (10_000, 2_000)
+    )
+    se = np.hypot(se1, se2)
+    assert_passes(lc.t_agreement(k2, se, 20, k1))
+    assert_fails(lc.t_agreement(k2, se, 20, k1 + 0.1))
+
+
+def _clone_table(entry, shift):
+    """The chapter's four clone metrics (excess test loss, gap, two KLs) over d: means,
+    standard errors and theory, the theory's test loss moved by shift of its total."""
+    v = {m: np.array(x) for m, x in entry["clone"].items()}
+    th = {m: np.array(x) for m, x in entry["theory"].items() if m != "best"}
+    best = entry["theory"]["best"]
+    sims = [v["test"] - best, v["test"] - v["train"], v["kl"], v["kl_reverse"]]
+    test = th["test"] * (1 + shift)
+    theory = [test - best, test - th["train"], th["kl"], th["kl_reverse"]]
+    mean = np.array([x.mean(axis=1) for x in sims])
+    se = np.array([x.std(axis=1, ddof=1) / np.sqrt(x.shape[1]) for x in sims])
+    return mean, se, np.array(theory)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.02, -0.02])
+def test_chapter_9_clone_check_catches_a_test_loss_two_percent_off(shift):
+    run = json.loads((ROOT / "results" / "real_data.json").read_text())
+    tables = [_clone_table(e, shift) for e in run["sets"].values()]
+    allow = [5 / e["d"] * np.abs(t[2]) for e, t in zip(run["sets"].values(), tables)]
+    est, se, claim = (np.concatenate([t[i] for t in tables], axis=1) for i in range(3))
+    check = lc.t_agreement(
+        est, se, run["configuration"]["draws"], claim, np.concatenate(allow, axis=1)
+    )
+    (assert_passes if shift == 0 else assert_fails)(check)

@@ -108,3 +108,28 @@ def test_power_law_fit_recovers_the_exponent_of_sampled_spectra():
     # the fit larger than that would show)
     assert abs(np.mean(fits) - k) < 0.02, np.mean(fits)
     assert np.std(fits) < 0.02
+
+
+def test_spectrum_jackknife_is_the_delete_a_group_jackknife():
+    rng = np.random.default_rng(4)
+    X = ld.power_law_gaussian(12, 1.2, rng).sample(300, rng) + 3.0
+
+    def top_two(lam):
+        return lam[:2]
+
+    value, se = ld.spectrum_jackknife(X, top_two, groups=5, seed=1)
+    # a second road: covariances of the subsets from their rows, without sums of groups
+    parts = np.array_split(np.random.default_rng(1).permutation(300), 5)
+
+    def spectrum(Y):
+        return np.sort(np.linalg.eigvalsh(np.cov(Y.T, bias=True)))[::-1]
+
+    leave = np.array([top_two(spectrum(np.delete(X, p, axis=0))) for p in parts])
+    want_se = np.sqrt(4 / 5 * np.sum((leave - leave.mean(0)) ** 2, axis=0))
+    want = top_two(spectrum(X))
+    # eigenvalues of order 1 from sums of 300 products (mean 3 removed): rounding
+    # ~ 1e-14, checked at 1e-10; the standard error is a difference of such values
+    np.testing.assert_allclose(value, want, rtol=1e-10)
+    np.testing.assert_allclose(se, want_se, rtol=1e-8)
+    k, k_se = ld.spectrum_jackknife(X, lambda lam: ld.fit_power_law(lam, 2, 8)[0], 5)
+    assert isinstance(k, float) and isinstance(k_se, float) and k_se > 0
