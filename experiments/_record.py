@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -21,3 +22,12 @@ def code_version() -> dict:
         "commit": git("rev-parse", "HEAD"),
         "changed": bool(git("status", "--short", "--untracked-files=no")),
     }
+
+
+def write(out: Path, configuration: dict, version: dict, key: str, result) -> None:
+    """Write a result file: the configuration, the code version and the result under
+    ``key``."""
+    record = {"configuration": configuration, "code_version": version, key: result}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {out}")

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 import lindiff_core as ld
-from _record import ROOT, code_version
+from _record import ROOT, code_version, write
 
 OUT = ROOT / "results" / "real_data.json"
 SEED = 2026
@@ -198,8 +198,9 @@ def main() -> None:
     if args.smallest:
         json.dump(result, sys.stdout, indent=1)
         return
-    record = {
-        "configuration": dict(
+    write(
+        args.out,
+        dict(
             config,
             seed=SEED,
             mixture_shape=SHAPE,
@@ -208,12 +209,10 @@ def main() -> None:
             schedule="ld.linear_schedule()",
             seeds="default_rng([seed, set index, source index, N, draw])",
         ),
-        "code_version": version,
-        "sets": result,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+        version,
+        "sets",
+        result,
+    )
 
 
 if __name__ == "__main__":

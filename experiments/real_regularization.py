@@ -33,7 +33,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 import lindiff_core as ld
-from _record import ROOT, code_version
+from _record import ROOT, code_version, write
 
 OUT = ROOT / "results" / "real_regularization.json"
 SEED = 2027
@@ -140,8 +140,9 @@ def main() -> None:
     if args.smallest:
         json.dump(result, sys.stdout, indent=1)
         return
-    record = {
-        "configuration": dict(
+    write(
+        args.out,
+        dict(
             config,
             seed=SEED,
             sources=list(SOURCES),
@@ -150,12 +151,10 @@ def main() -> None:
             schedule="ld.linear_schedule()",
             seeds="default_rng([seed, source index, N, draw])",
         ),
-        "code_version": version,
-        "result": result,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {args.out}")
+        version,
+        "result",
+        result,
+    )
 
 
 if __name__ == "__main__":

@@ -13,12 +13,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_real_data_smallest_configuration_reproduces_its_results():
-    script = ROOT / "experiments" / "real_data.py"
-    stored = json.loads((ROOT / "results" / "real_data.json").read_text())
-    config = stored["configuration"]
-    assert {"sets", "powers", "draws", "seed", "seeds"} <= set(config)
-    assert len(stored["code_version"]["commit"]) == 40
+def _smallest(script):
+    """What ``script --smallest`` prints, parsed."""
     out = subprocess.run(
         [sys.executable, str(script), "--smallest"],
         cwd=ROOT,
@@ -26,7 +22,16 @@ def test_real_data_smallest_configuration_reproduces_its_results():
         text=True,
         check=True,
     ).stdout
-    again = json.loads(out[out.index("{") :])
+    return json.loads(out[out.index("{") :])
+
+
+def test_real_data_smallest_configuration_reproduces_its_results():
+    script = ROOT / "experiments" / "real_data.py"
+    stored = json.loads((ROOT / "results" / "real_data.json").read_text())
+    config = stored["configuration"]
+    assert {"sets", "powers", "draws", "seed", "seeds"} <= set(config)
+    assert len(stored["code_version"]["commit"]) == 40
+    again = _smallest(script)
     for name, entry in again.items():
         full = stored["sets"][name]
         rows = [full["N"].index(N) for N in entry["N"]]
@@ -48,14 +53,7 @@ def test_real_regularization_smallest_configuration_reproduces_its_results():
     config = stored["configuration"]
     assert {"ratios", "draws", "seed", "seeds", "grids"} <= set(config)
     assert len(stored["code_version"]["commit"]) == 40
-    out = subprocess.run(
-        [sys.executable, str(script), "--smallest"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    again = json.loads(out[out.index("{") :])
+    again = _smallest(script)
     full = stored["result"]
     rows = [full["N"].index(N) for N in again["N"]]
     for mode, theory in again["theory"].items():
