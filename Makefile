@@ -17,7 +17,7 @@ NOTEBOOKS := intro.ipynb $(CHAPTERS)
 # longest first, so that both finish together (pytest-xdist would order them by their
 # number of cells).
 LONGEST := $(addprefix chapters/,08-nonlinear-denoisers.ipynb 06-regularization.ipynb \
-  05-hierarchical-data.ipynb 07-early-stopping.ipynb 04-kl-divergence.ipynb \
+  09-real-data.ipynb 05-hierarchical-data.ipynb 07-early-stopping.ipynb 04-kl-divergence.ipynb \
   02-learned-distribution.ipynb)
 BY_LENGTH := $(LONGEST) $(filter-out $(LONGEST),$(NOTEBOOKS))
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
