@@ -31,9 +31,18 @@ import numpy as np
 import optax
 
 from lindiff._validate import _array, _integer, _real
+from lindiff.gaussian import Gaussian
+from lindiff.sampler import _chain_steps, _noise
 from lindiff.schedule import Schedule, _check_schedule
 
-__all__ = ["PerStepNetwork", "SharedNetwork", "train_per_step", "train_shared"]
+__all__ = [
+    "LinearNetwork",
+    "PerStepNetwork",
+    "SharedNetwork",
+    "train_linear",
+    "train_per_step",
+    "train_shared",
+]
 
 
 def _setup(X, sched, batch, n_steps, learning_rate, seed, checkpoints):
@@ -72,12 +81,25 @@ def _setup(X, sched, batch, n_steps, learning_rate, seed, checkpoints):
 
 @partial(
     jax.jit,
-    static_argnames=("loss", "n_steps", "checkpoints", "learning_rate", "config"),
+    static_argnames=(
+        "loss",
+        "n_steps",
+        "checkpoints",
+        "learning_rate",
+        "config",
+        "decay",
+    ),
 )
-def _fit(params, data, key, *, loss, n_steps, checkpoints, learning_rate, config):
+def _fit(
+    params, data, key, *, loss, n_steps, checkpoints, learning_rate, config, decay=False
+):
     """``n_steps`` Adam steps on ``loss(params, key, data, config)``, one fresh key per
     step, in one compiled loop; returns the parameters after each of ``checkpoints``
-    equal stretches of training (stacked on a leading axis) and every step's loss."""
+    equal stretches of training (stacked on a leading axis) and every step's loss.
+    ``decay``: the learning rate falls from ``learning_rate`` to 0 along a cosine over
+    the ``n_steps`` (else it is constant)."""
+    if decay:
+        learning_rate = optax.cosine_decay_schedule(learning_rate, n_steps)
     optimizer = optax.adam(learning_rate)
 
     def step(carry, i):
@@ -111,6 +133,12 @@ def _trained(history, losses):
     losses = np.asarray(losses, dtype=float)
     losses.setflags(write=False)
     return tuple(out), losses
+
+
+def _flag(name, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
 
 
 def _check_step(sched, x, t, d):
@@ -204,6 +232,7 @@ def train_per_step(
     learning_rate: float = 1e-3,
     seed: int = 0,
     checkpoints: int = 1,
+    decay: bool = False,
 ) -> PerStepNetwork:
     """Train ``T`` independent two-layer ReLU networks, one per step (chapter 8).
 
@@ -213,7 +242,8 @@ def train_per_step(
     independent Adams. Width ``d`` by default; initialization: ``B`` with variance
     ``1/d``, ``A`` with variance ``1/w``, biases zero. The parameters are kept after
     each of ``checkpoints`` equal stretches of the ``n_steps`` (see
-    :meth:`PerStepNetwork.at`). Cost per Adam step O(T batch d w).
+    :meth:`PerStepNetwork.at`). ``decay``: the learning rate falls to 0 along a cosine
+    over the ``n_steps`` (else constant). Cost per Adam step O(T batch d w).
     """
     sched, N, d, data = _setup(
         X, sched, batch, n_steps, learning_rate, seed, checkpoints
@@ -236,8 +266,125 @@ def train_per_step(
         checkpoints=checkpoints,
         learning_rate=float(learning_rate),
         config=batch,
+        decay=_flag("decay", decay),
     )
     return PerStepNetwork(*_trained(history, losses), sched)
+
+
+# ---------------------------------------------------------------------------
+# The linear model, trained by Adam
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LinearNetwork(_Network):
+    """``eps_t(x) = W_t x + b_t``, a full matrix and bias per step, trained by Adam
+    (chapter 8): the linear model of chapters 2 to 7, trained as the networks are.
+
+    ``params``: ``W`` (T, d, d), ``b`` (T, d); ``losses``: the training loss (mean over
+    steps and batch) after each Adam step.
+    """
+
+    @property
+    def d(self) -> int:
+        return self.params["b"].shape[1]
+
+    def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(W_t, b_t)`` as float64, in the parametrization of
+        :meth:`lindiff.denoiser.LinearDenoiser.weights` (``eps = W_t x + b_t``)."""
+        t = self.schedule.check_step(t)
+        return (
+            self.params["W"][t - 1].astype(float),
+            self.params["b"][t - 1].astype(float),
+        )
+
+    def eps(self, x, t) -> np.ndarray:
+        """The predicted noise for a batch ``x`` of shape (n, d) at step ``t``."""
+        x, t = _check_step(self.schedule, x, t, self.d)
+        return (
+            x.astype(np.float32) @ self.params["W"][t - 1].T + self.params["b"][t - 1]
+        ).astype(float)
+
+    def generated(self) -> Gaussian:
+        """The exact law of the samples of the DDPM chain (``sigma_t^2 = beta_t``).
+
+        The chain is affine, ``u_{t-1} = A_t u_t + c_t + sigma_t z`` with ``A_t =
+        keep_t Id - mix_t W_t`` and ``c_t = -mix_t b_t``, so the mean and covariance
+        follow from ``N(0, Id)`` by ``m <- A m + c``, ``S <- A S A^T + sigma_t^2 Id``
+        (the arrays of :func:`lindiff.chain.run_chain`; cost O(T d^3), in float64).
+        """
+        sched, d = self.schedule, self.d
+        keep, mix = _chain_steps(sched, "ddpm")
+        noise = _noise(sched, "ddpm", "beta")
+        m, S = np.zeros(d), np.eye(d)
+        for t in range(sched.T, 0, -1):
+            W, b = self.weights(t)
+            A = keep[t - 1] * np.eye(d) - mix[t - 1] * W
+            m = A @ m - mix[t - 1] * b
+            S = A @ S @ A.T
+            S[np.diag_indices(d)] += noise[t - 1]
+        return Gaussian(m, (S + S.T) / 2)
+
+
+def _linear_loss(p, key, data, batch):
+    X, N, root_a, root_s = data
+    T, d = p["b"].shape
+    k_i, k_z = jax.random.split(key)
+    x0 = X[jax.random.randint(k_i, (T, batch), 0, N)]  # (T, batch, d)
+    z = jax.random.normal(k_z, (T, batch, d))
+    xt = root_a[:, None, None] * x0 + root_s[:, None, None] * z
+    pred = jnp.einsum("tmd,ted->tme", xt, p["W"]) + p["b"][:, None, :]
+    return jnp.mean(jnp.sum((z - pred) ** 2, axis=-1))
+
+
+def train_linear(
+    X,
+    sched: Schedule,
+    n_steps: int = 2000,
+    batch: int = 16,
+    learning_rate: float = 1e-2,
+    seed: int = 0,
+    checkpoints: int = 1,
+    scale: float | None = None,
+    decay: bool = False,
+) -> LinearNetwork:
+    """Train the linear model ``eps_t(x) = W_t x + b_t`` (a full ``W_t``, ``b_t`` for
+    every step) by Adam, as the networks are trained (chapter 8).
+
+    The loss is :func:`train_per_step`'s: every Adam step draws, for every step ``t``,
+    ``batch`` training points with replacement and fresh noise, and averages the
+    squared errors over steps and batch. Start: ``W_t`` with i.i.d. ``N(0, scale^2)``
+    entries (``None``: ``1/sqrt(d)``, as :func:`lindiff.training.random_init`), ``b_t =
+    0``. The parameters are kept after each of ``checkpoints`` equal stretches of the
+    ``n_steps`` (see :meth:`LinearNetwork.at`). When the training points span the space
+    (``N > d``) the loss has one minimizer, the closed form
+    :func:`lindiff.denoiser.fit_linear_denoiser`, which Adam approaches; below, the
+    directions the training set does not span keep part of their start. ``decay``: the
+    learning rate falls to 0 along a cosine over the ``n_steps`` (else constant; with a
+    constant rate Adam ends in a noise floor of the size of the rate). Cost per Adam
+    step O(T batch d^2).
+    """
+    sched, N, d, data = _setup(
+        X, sched, batch, n_steps, learning_rate, seed, checkpoints
+    )
+    scale = 1.0 / np.sqrt(d) if scale is None else _real("scale", scale, low=0.0)
+    k_w, key = jax.random.split(jax.random.PRNGKey(seed))
+    params = {
+        "W": scale * jax.random.normal(k_w, (sched.T, d, d)),
+        "b": jnp.zeros((sched.T, d)),
+    }
+    history, losses = _fit(
+        params,
+        data,
+        key,
+        loss=_linear_loss,
+        n_steps=n_steps,
+        checkpoints=checkpoints,
+        learning_rate=float(learning_rate),
+        config=batch,
+        decay=_flag("decay", decay),
+    )
+    return LinearNetwork(*_trained(history, losses), sched)
 
 
 # ---------------------------------------------------------------------------
@@ -321,6 +468,7 @@ def train_shared(
     learning_rate: float = 1e-3,
     seed: int = 0,
     checkpoints: int = 1,
+    decay: bool = False,
 ) -> SharedNetwork:
     """Train one ReLU perceptron with ``depth`` hidden layers of ``width`` units on
     ``X`` (chapter 8).
@@ -329,7 +477,8 @@ def train_shared(
     ``t`` uniform in ``1..T`` and fresh noise (the DDPM loss of the book, averaged over
     ``t``). He initialization, biases zero. The parameters are kept after each of
     ``checkpoints`` equal stretches of the ``n_steps`` (see :meth:`SharedNetwork.at`).
-    Cost per Adam step O(batch width (d + width depth)).
+    ``decay``: the learning rate falls to 0 along a cosine over the ``n_steps`` (else
+    constant). Cost per Adam step O(batch width (d + width depth)).
     """
     sched, N, d, data = _setup(
         X, sched, batch, n_steps, learning_rate, seed, checkpoints
@@ -355,5 +504,6 @@ def train_shared(
         checkpoints=checkpoints,
         learning_rate=float(learning_rate),
         config=(batch, embedding, depth),
+        decay=_flag("decay", decay),
     )
     return SharedNetwork(*_trained(history, losses), sched, embedding)
