@@ -32,7 +32,9 @@ shared network (width 256, ``FASHION["epochs"]`` passes) and the closed form.
 For each trained model: the median of ``ld.nearest_distance_ratio`` of its samples (and
 of as many fresh samples of the population, the reference), the spectrum of the sample
 covariance, the overlaps of its top three eigenvectors with the training covariance's,
-the fitted KL (``ld.fitted_kl``), the mean training loss of the last 5% of Adam steps.
+the fitted KL (``ld.fitted_kl``), the mean training loss of the last 5% of Adam steps;
+for Fashion-MNIST's first seed, the first ``FASHION["keep"]`` samples and their nearest
+training images.
 
 Seeds: the population of dimension ``d`` from ``default_rng([SEED, d])``; training set
 ``s`` of size ``N`` from ``default_rng([SEED, d, N, s])``; the network's start from JAX
@@ -82,7 +84,7 @@ TAUS = np.logspace(-1.0, 4.0, 41).tolist()
 SWEEP_D = 32
 BUDGETS = [EPOCHS // 2, 2 * EPOCHS]
 WIDTHS = [64, 256]
-FASHION = {"ratios": [0.5, 2.0], "seeds": 3, "epochs": 8000, "width": 256}
+FASHION = {"ratios": [0.5, 2.0], "seeds": 3, "epochs": 8000, "width": 256, "keep": 8}
 SMALLEST = {"dims": [16], "ratios": [0.5, 2.0], "seeds": 2}
 
 
@@ -192,6 +194,11 @@ def run(task: dict) -> dict:
     out["train_seconds"] = round(time.time() - start, 2)
     U = ld.run_chain(eps, sched, SAMPLES, d, chain_rng)
     out.update(_summary(U, X, reference, rho, S0_top))
+    keep = task.get("keep", 0)
+    if keep:
+        nearest = ld.nearest_training_point(U[:keep], X)[0]
+        out["samples"] = np.round(U[:keep], 4).tolist()
+        out["nearest"] = np.round(X[nearest], 4).tolist()
     return out
 
 
@@ -284,6 +291,7 @@ def tasks(dims, ratios, seeds, fashion=True, sweeps=True) -> list[dict]:
             for s in range(FASHION["seeds"]):
                 for model in ("shared", "closed"):
                     task = {"data": "fashion", "d": 196, "N": int(196 * r), "seed": s}
+                    task["keep"] = FASHION["keep"] if s == 0 else 0
                     task.update(
                         model=model, epochs=FASHION["epochs"], width=FASHION["width"]
                     )
