@@ -131,9 +131,17 @@ bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # What is too heavy for a chapter, run once and kept: each script writes its result file
-# to results/ (with its configuration, seeds and code version), which the chapters read.
+# to results/ (with its configuration, seeds, code version), which the chapters read. The
+# two image experiments run side by side, one process each; the networks' script spreads
+# its configurations over two processes itself and caches each one in .cache/ (an
+# interrupted run resumes where it stopped).
 experiments: setup
-	@for f in experiments/*.py; do echo "== $$f"; $(ONE_THREAD) $(BIN)/python $$f || exit 1; done
+	@start=$$(date +%s); \
+	$(ONE_THREAD) $(BIN)/python experiments/real_data.py & a=$$!; \
+	$(ONE_THREAD) $(BIN)/python experiments/real_regularization.py & b=$$!; \
+	wait $$a && wait $$b && \
+	$(ONE_THREAD) $(BIN)/python experiments/networks.py && \
+	echo "make experiments: $$(( $$(date +%s) - start )) s"
 
 # Slow (about half an hour): the test suite and every notebook under each BLAS kernel this
 # CPU can run; lists the smallest margin of each rounding check and fails below 100.

@@ -43,6 +43,7 @@ __all__ = [
     "z_of_mean",
     "chi2_two_sided",
     "t_agreement",
+    "t_exceeds",
     "power_law",
     "gaussian_samples",
     "likelihood_ratio",
@@ -219,6 +220,48 @@ def chi2_two_sided(
     )
 
 
+def _t_inputs(named: dict, sets, family, false_alarm):
+    """The checked arrays of a Student-t comparison (broadcast against each other; the
+    standard errors and any allowance ``>= 0``), ``sets``, ``family`` (default: the
+    number of comparisons) and ``false_alarm``."""
+    arrays = {}
+    for arg, x in named.items():
+        try:
+            arrays[arg] = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{arg}: expected a numeric array, got {_describe(x)}"
+            ) from None
+    if np.any(arrays["standard_errors"] < 0):
+        raise ValueError(
+            "standard_errors: expected values >= 0, got minimum "
+            f"{np.nanmin(arrays['standard_errors']):.3g}"
+        )
+    allow = arrays.get("allowance", np.zeros(()))
+    if not np.all(np.isfinite(allow) & (allow >= 0)):
+        raise ValueError("allowance: expected finite values >= 0")
+    try:
+        out = np.broadcast_arrays(*arrays.values())
+    except ValueError:
+        shapes = ", ".join(f"{arg} {a.shape}" for arg, a in arrays.items())
+        raise ValueError(
+            f"{', '.join(arrays)}: shapes {shapes} do not broadcast"
+        ) from None
+    n = out[0].size
+    if n == 0:
+        raise ValueError("estimates: expected at least one comparison, got none")
+    sets = _integer("sets", sets, low=2)
+    family = n if family is None else _integer("family", family, low=1)
+    if family < n:
+        raise ValueError(
+            f"family: expected at least the {n} comparisons passed, got {family}"
+        )
+    false_alarm = _real(
+        "false_alarm", false_alarm, low=0, high=1, low_open=True, high_open=True
+    )
+    return out, sets, family, false_alarm
+
+
 def t_agreement(
     estimates,
     standard_errors,
@@ -254,47 +297,18 @@ def t_agreement(
     comparisons passed, and may not be smaller. A non-finite estimate, claim or standard
     error fails the check.
     """
-    arrays = {}
-    for arg, x in [
-        ("estimates", estimates),
-        ("standard_errors", standard_errors),
-        ("claimed", claimed),
-        ("allowance", allowance),
-    ]:
-        try:
-            arrays[arg] = np.asarray(x, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{arg}: expected a numeric array, got {_describe(x)}"
-            ) from None
-    if np.any(arrays["standard_errors"] < 0):
-        raise ValueError(
-            "standard_errors: expected values >= 0, got minimum "
-            f"{np.nanmin(arrays['standard_errors']):.3g}"
-        )
-    allow = arrays["allowance"]
-    if not np.all(np.isfinite(allow) & (allow >= 0)):
-        raise ValueError("allowance: expected finite values >= 0")
-    try:
-        est, se, claim, allow = np.broadcast_arrays(*arrays.values())
-    except ValueError:
-        shapes = ", ".join(f"{arg} {a.shape}" for arg, a in arrays.items())
-        raise ValueError(
-            f"estimates, standard_errors, claimed, allowance: shapes {shapes} do not "
-            "broadcast"
-        ) from None
-    n = est.size
-    if n == 0:
-        raise ValueError("estimates: expected at least one comparison, got none")
-    sets = _integer("sets", sets, low=2)
-    family = n if family is None else _integer("family", family, low=1)
-    if family < n:
-        raise ValueError(
-            f"family: expected at least the {n} comparisons passed, got {family}"
-        )
-    false_alarm = _real(
-        "false_alarm", false_alarm, low=0, high=1, low_open=True, high_open=True
+    (est, se, claim, allow), sets, family, false_alarm = _t_inputs(
+        {
+            "estimates": estimates,
+            "standard_errors": standard_errors,
+            "claimed": claimed,
+            "allowance": allowance,
+        },
+        sets,
+        family,
+        false_alarm,
     )
+    n = est.size
     excess = np.maximum(np.abs(est - claim) - allow, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = excess / se
@@ -311,6 +325,57 @@ def t_agreement(
         f"family of {family} comparisons ({n} here), two-sided quantile of t with "
         f"{sets - 1} degrees of freedom {q:.3g}; worst: {est[worst]:.5g} vs "
         f"{claim[worst]:.5g} +- {se[worst]:.2g} (allowance {allow[worst]:.2g})",
+    )
+
+
+def t_exceeds(
+    estimates,
+    standard_errors,
+    sets: int,
+    bound,
+    family: int | None = None,
+    name: str = "estimates",
+    false_alarm: float = FALSE_ALARM,
+) -> Check:
+    """Test that each of the ``estimates`` lies **above** its ``bound``: one-sided
+    Student ``t``, established at the significance ``false_alarm`` shared by a family.
+
+    The standard errors are estimated as for :func:`t_agreement`, from ``sets``
+    independent draws. Each claim "the mean exceeds the bound" is accepted only when the
+    estimate lies more than ``q`` standard errors above the bound, ``q`` the one-sided
+    quantile of ``t`` with ``sets - 1`` degrees of freedom at ``false_alarm / family``:
+    were a mean at its bound (or below), the check would pass by chance at most at the
+    rate ``false_alarm`` for the whole family (Bonferroni). For a claim "below", pass
+    the negated estimates and bound.
+
+    The check's value is the largest ``(bound - estimate) / se`` over the comparisons
+    (negative when every estimate is above its bound), its limit ``-q``. A non-finite
+    estimate, bound or standard error fails; a comparison without spread passes only
+    when the estimate is above its bound.
+    """
+    (est, se, bound), sets, family, false_alarm = _t_inputs(
+        {"estimates": estimates, "standard_errors": standard_errors, "bound": bound},
+        sets,
+        family,
+        false_alarm,
+    )
+    n = est.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (bound - est) / se
+    z = np.where(se == 0, np.where(est > bound, -np.inf, np.inf), z)
+    z = np.where(np.isfinite(est) & np.isfinite(bound) & np.isfinite(se), z, np.inf)
+    worst = np.unravel_index(np.argmax(z), z.shape) if z.ndim else ()
+    q = stats.t.isf(false_alarm / family, sets - 1)
+    value = float(np.max(z))
+    return Check(
+        name,
+        value if np.isfinite(value) or value > 0 else -1e300,
+        float(-q),
+        "statistical",
+        false_alarm,
+        f"each estimate must exceed its bound by {q:.3g} standard errors (one-sided t, "
+        f"{sets - 1} degrees of freedom, family of {family}, {n} here); closest: "
+        f"{est[worst]:.5g} +- {se[worst]:.2g} against {bound[worst]:.5g}",
     )
 
 

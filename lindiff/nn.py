@@ -1,15 +1,20 @@
-"""Non-linear noise predictors for the book's chain (chapter 8), trained with JAX and
-optax.
+"""Noise predictors trained as networks are, for the book's chain (chapter 8), with JAX
+and optax.
 
-Kept apart from :mod:`lindiff_core`, which never imports JAX. Two kinds of network, both
+Kept apart from :mod:`lindiff_core`, which never imports JAX. Three kinds of model, all
 trained on the book's DDPM loss ``E ||eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 -
 abar_t) eps, t)||^2`` over the training points ``x_0`` and fresh Gaussian noise at every
-batch, with Adam:
+batch, with Adam (its learning rate constant or, with ``decay``, falling to 0 along a
+cosine):
 
 * :func:`train_per_step`: an independent two-layer ReLU network for every step ``t``,
   ``eps_t(x) = A_t relu(B_t x + c_t) + e_t`` of width ``d`` by default, each trained on
-  its own step's loss (the architecture of the paper's authors); all ``T`` networks are
-  trained at once, as one batched computation;
+  its own step's loss (the architecture of the first author's later public code,
+  written for other papers); all ``T`` networks are trained at once, as one batched
+  computation;
+* :func:`train_linear`: the linear model ``eps_t(x) = W_t x + b_t`` of the other
+  chapters, a full matrix per step, trained the same way from a random start: the
+  control that separates what Adam does from what non-linearity does;
 * :func:`train_shared`: one multi-layer perceptron for all steps, fed ``x`` and a
   sinusoidal embedding of ``t``, trained with ``t`` drawn uniformly, as practitioners
   do.

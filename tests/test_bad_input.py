@@ -257,6 +257,11 @@ BAD_INPUTS = [
     ("checkpoints", lambda: nn.train_per_step(_X, _TINY, checkpoints=0)),
     ("i", lambda: nn.train_shared(_X, _TINY, width=4, n_steps=2).at(1)),
     ("i", lambda: nn.train_shared(_X, _TINY, width=4, n_steps=2).at(-1)),
+    ("decay", lambda: nn.train_shared(_X, _TINY, width=4, n_steps=2, decay=1)),
+    ("X", lambda: nn.train_linear(np.ones(3), _TINY)),
+    ("scale", lambda: nn.train_linear(_X, _TINY, scale=-1.0)),
+    ("learning_rate", lambda: nn.train_linear(_X, _TINY, learning_rate=0.0)),
+    ("t", lambda: nn.train_linear(_X, _TINY, n_steps=2).weights(0)),
 ]
 
 

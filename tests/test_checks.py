@@ -412,3 +412,41 @@ def test_chapter_9_clone_check_catches_a_test_loss_two_percent_off(shift):
         est, se, run["configuration"]["draws"], claim, np.concatenate(allow, axis=1)
     )
     (assert_passes if shift == 0 else assert_fails)(check)
+
+
+def test_t_exceeds_is_the_one_sided_bonferroni_student_t():
+    """At a mean exactly on the bound the check passes at most at its rate: over many
+    families of 3 comparisons of 5 normal draws, the rate of passing matches the
+    one-sided Bonferroni bound (0.01 here, to be measurable); far above, it passes."""
+    rng = np.random.default_rng(21)
+    R, sets, family = 200_000, 5, 3
+    x = rng.standard_normal((R, family, sets))
+    est, se = x.mean(axis=2), x.std(axis=2, ddof=1) / np.sqrt(sets)
+    q = stats.t.isf(0.01 / family, sets - 1)
+    rate = np.mean(np.all(est / se > q, axis=1))
+    # a single comparison passes at rate 0.01 / 3; all three at most that
+    assert rate <= 0.01 / family + 4 * np.sqrt(0.01 / family / R)
+    check = lc.t_exceeds(est[0], se[0], sets, 0.0, false_alarm=0.01)
+    assert check.limit == pytest.approx(-q)
+    assert_passes(lc.t_exceeds([5.0, 6.0], [0.1, 0.2], 5, [1.0, 1.0]))
+    assert_fails(lc.t_exceeds([5.0, 1.05], [0.1, 0.2], 5, [1.0, 1.0]))
+    assert_fails(lc.t_exceeds([5.0, np.nan], [0.1, 0.2], 5, 1.0))
+    assert_passes(lc.t_exceeds(2.0, 0.0, 5, 1.0))
+    assert_fails(lc.t_exceeds(1.0, 0.0, 5, 1.0))
+
+
+@pytest.mark.parametrize(
+    "change,argument",
+    [
+        ({"standard_errors": [-0.1, 0.2]}, "standard_errors"),
+        ({"bound": "high"}, "bound"),
+        ({"estimates": [1.0, 2.0, 3.0]}, "shapes"),
+        ({"sets": 1}, "sets"),
+        ({"family": 1}, "family"),
+        ({"false_alarm": 1.0}, "false_alarm"),
+    ],
+)
+def test_t_exceeds_rejects_bad_input(change, argument):
+    kw = dict(estimates=[1.0, 2.0], standard_errors=[0.1, 0.2], sets=10, bound=0.5)
+    with pytest.raises(ValueError, match=argument):
+        lc.t_exceeds(**(kw | change))
