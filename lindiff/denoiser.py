@@ -285,9 +285,9 @@ def fit_linear_denoiser(
     Sigma_0 + (1 - abar_t + gamma) Id``; ``None`` means trained to convergence.
 
     ``regularization="step-scaled"`` scales the weight decay with the step, ``gamma_t =
-    abar_t c`` for ``weight_decay = c`` (the convention of the paper's authors' code):
-    then ``W_t = sqrt(1-abar_t) (abar_t (Sigma_0 + c Id) + (1-abar_t) Id)^-1``, exactly
-    the optimal denoiser of ``N(mu_0, Sigma_0 + c Id)``.
+    abar_t c`` for ``weight_decay = c`` (the convention of the first author's later
+    code): then ``W_t = sqrt(1-abar_t) (abar_t (Sigma_0 + c Id) + (1-abar_t) Id)^-1``,
+    exactly the optimal denoiser of ``N(mu_0, Sigma_0 + c Id)``.
 
     ``X`` is the training set, shape (N, d), or its empirical Gaussian
     (:meth:`~lindiff.gaussian.Gaussian.from_samples`), whose eigen-decomposition is then

@@ -146,7 +146,8 @@ def linear_schedule(
 
 
 def authors_schedule(T: int = 1000) -> Schedule:
-    """The schedule of the paper's authors' published code: ``beta`` linear from
+    """The schedule of the first author's later public code (written for later papers
+    of the group, not released with the paper): ``beta`` linear from
     ``1e-4`` to ``2e-2`` over ``T`` steps, endpoints included (``beta_1 = 1e-4``,
     ``beta_T = 2e-2``). The book's default is the talk's :func:`linear_schedule`
     (chapter 1).
@@ -175,7 +176,7 @@ def _check_schedule(sched) -> Schedule:
 
 #: The names of the two regularizers of the book (chapters 1, 6), ``"constant"``, a
 #: weight decay ``gamma ||W_t||_F^2`` at every step, and ``"step-scaled"``, the one of
-#: the paper's authors' code, scaled with the step, ``gamma_t = abar_t c``, whose
+#: the first author's later code, scaled with the step, ``gamma_t = abar_t c``, whose
 #: minimizer is the optimal denoiser of ``Sigma_0 + c Id``.
 REGULARIZATIONS = ("constant", "step-scaled")
 

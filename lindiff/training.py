@@ -89,7 +89,7 @@ def random_init(d: int, sched: Schedule, rng, scale: float | None = None) -> np.
     7).
 
     Entries i.i.d. ``N(0, scale^2)``; the default ``scale = 1/sqrt(d)`` is the
-    initialization of the paper's authors' code, which puts the eigenvalues of each
+    initialization of the first author's later code, which puts the eigenvalues of each
     ``W_t(0)`` in the unit disc (the circular law).
 
     Parameters
