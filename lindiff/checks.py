@@ -221,9 +221,7 @@ def chi2_two_sided(
 
 
 def _t_inputs(named: dict, sets, family, false_alarm):
-    """The checked arrays of a Student-t comparison (broadcast against each other; the
-    standard errors and any allowance ``>= 0``), ``sets``, ``family`` (default: the
-    number of comparisons) and ``false_alarm``."""
+    """Checked, broadcast arrays, sets, family and false_alarm of a t test."""
     arrays = {}
     for arg, x in named.items():
         try:
@@ -337,46 +335,26 @@ def t_exceeds(
     name: str = "estimates",
     false_alarm: float = FALSE_ALARM,
 ) -> Check:
-    """Test that each of the ``estimates`` lies **above** its ``bound``: one-sided
-    Student ``t``, established at the significance ``false_alarm`` shared by a family.
-
-    The standard errors are estimated as for :func:`t_agreement`, from ``sets``
-    independent draws. Each claim "the mean exceeds the bound" is accepted only when the
-    estimate lies more than ``q`` standard errors above the bound, ``q`` the one-sided
-    quantile of ``t`` with ``sets - 1`` degrees of freedom at ``false_alarm / family``:
-    were a mean at its bound (or below), the check would pass by chance at most at the
-    rate ``false_alarm`` for the whole family (Bonferroni). For a claim "below", pass
-    the negated estimates and bound.
-
-    The check's value is the largest ``(bound - estimate) / se`` over the comparisons
-    (negative when every estimate is above its bound), its limit ``-q``. A non-finite
-    estimate, bound or standard error fails; a comparison without spread passes only
-    when the estimate is above its bound.
-    """
+    """Test that each estimate lies above its ``bound`` by more than ``q`` standard
+    errors (as in :func:`t_agreement`), ``q`` the one-sided ``t`` quantile at
+    ``false_alarm / family``: means on their bounds pass at most at that rate. For
+    "below", negate both. Value ``max (bound - estimate) / se``, limit ``-q``."""
+    named = {"estimates": estimates, "standard_errors": standard_errors, "bound": bound}
     (est, se, bound), sets, family, false_alarm = _t_inputs(
-        {"estimates": estimates, "standard_errors": standard_errors, "bound": bound},
-        sets,
-        family,
-        false_alarm,
+        named, sets, family, false_alarm
     )
-    n = est.size
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (bound - est) / se
     z = np.where(se == 0, np.where(est > bound, -np.inf, np.inf), z)
-    z = np.where(np.isfinite(est) & np.isfinite(bound) & np.isfinite(se), z, np.inf)
+    z[~(np.isfinite(est) & np.isfinite(bound) & np.isfinite(se))] = np.inf
     worst = np.unravel_index(np.argmax(z), z.shape) if z.ndim else ()
     q = stats.t.isf(false_alarm / family, sets - 1)
-    value = float(np.max(z))
-    return Check(
-        name,
-        value if np.isfinite(value) or value > 0 else -1e300,
-        float(-q),
-        "statistical",
-        false_alarm,
-        f"each estimate must exceed its bound by {q:.3g} standard errors (one-sided t, "
-        f"{sets - 1} degrees of freedom, family of {family}, {n} here); closest: "
-        f"{est[worst]:.5g} +- {se[worst]:.2g} against {bound[worst]:.5g}",
+    value = max(float(np.max(z)), -1e300)  # -inf (all above, no spread) passes
+    detail = (
+        f"one-sided t, {sets - 1} degrees of freedom, family of {family}; closest: "
+        f"{est[worst]:.5g} +- {se[worst]:.2g} against {bound[worst]:.5g}"
     )
+    return Check(name, value, float(-q), "statistical", false_alarm, detail)
 
 
 def power_law(eigenvalues, lo: int, hi: int, tolerance: float = 0.25, name=None):

@@ -450,3 +450,52 @@ def test_t_exceeds_rejects_bad_input(change, argument):
     kw = dict(estimates=[1.0, 2.0], standard_errors=[0.1, 0.2], sets=10, bound=0.5)
     with pytest.raises(ValueError, match=argument):
         lc.t_exceeds(**(kw | change))
+
+
+def _network_run(part="transition"):
+    """Chapter 8's stored run: model -> (d, N) -> seed -> result, and the seeds."""
+    run = json.loads((ROOT / "results" / "networks.json").read_text())
+    out = {}
+    for row in run["rows"]:
+        t = row["task"]
+        if t["part"] == part:
+            point = out.setdefault(t["model"], {}).setdefault((t["d"], t["N"]), {})
+            point[t["seed"]] = row["result"]
+    return out, run["configuration"]["seeds"]
+
+
+def _mean_se(table):
+    x = np.array(table)
+    return x.mean(axis=1), x.std(axis=1, ddof=1) / np.sqrt(x.shape[1])
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.2, 1 / 1.2])
+def test_chapter_8_control_check_catches_a_memorization_ratio_20_percent_off(factor):
+    # the chapter's comparison of the Adam-trained linear model's median distance ratio
+    # with the closed form's where the training set spans the space (N >= 2d)
+    run, seeds = _network_run()
+    table = [
+        [
+            factor * a[s]["median_ratio"] / run["closed"][key][s]["median_ratio"]
+            for s in sorted(a)
+        ]
+        for key, a in sorted(run["adam-linear"].items())
+        if key[1] >= 2 * key[0]
+    ]
+    mean, se = _mean_se(table)
+    check = lc.t_agreement(mean, se, seeds, 1.0)
+    (assert_passes if factor == 1.0 else assert_fails)(check)
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.1, 1 / 1.1])
+def test_chapter_8_fitted_kl_check_catches_ten_percent(factor):
+    # the chapter's check that the fitted KL of the closed form's samples, whose law is
+    # exactly rho_N, is on average the exact KL(rho_N || rho), at every (d, N)
+    run, seeds = _network_run()
+    table = [
+        [c[s]["fitted_kl"] / (factor * c[s]["exact_kl"]) for s in sorted(c)]
+        for c in run["closed"].values()
+    ]
+    mean, se = _mean_se(table)
+    check = lc.t_agreement(mean, se, seeds, 1.0)
+    (assert_passes if factor == 1.0 else assert_fails)(check)
