@@ -218,13 +218,19 @@ def per_step_forward(p, x):
     return jnp.einsum("tmw,tdw->tmd", h, p["A"]) + p["e"][:, None, :]
 
 
-def _per_step_loss(p, key, data, batch):
+def _every_step(key, data, batch):
+    """``batch`` training points with replacement and fresh noise for every step at
+    once: the noisy inputs ``x_t`` and the noise, each of shape (T, batch, d)."""
     X, N, root_a, root_s = data
-    T, d = p["e"].shape
+    T, d = root_a.shape[0], X.shape[1]
     k_i, k_z = jax.random.split(key)
-    x0 = X[jax.random.randint(k_i, (T, batch), 0, N)]  # (T, batch, d)
+    x0 = X[jax.random.randint(k_i, (T, batch), 0, N)]
     z = jax.random.normal(k_z, (T, batch, d))
-    xt = root_a[:, None, None] * x0 + root_s[:, None, None] * z
+    return root_a[:, None, None] * x0 + root_s[:, None, None] * z, z
+
+
+def _per_step_loss(p, key, data, batch):
+    xt, z = _every_step(key, data, batch)
     return jnp.mean(jnp.sum((z - per_step_forward(p, xt)) ** 2, axis=-1))
 
 
@@ -332,12 +338,7 @@ class LinearNetwork(_Network):
 
 
 def _linear_loss(p, key, data, batch):
-    X, N, root_a, root_s = data
-    T, d = p["b"].shape
-    k_i, k_z = jax.random.split(key)
-    x0 = X[jax.random.randint(k_i, (T, batch), 0, N)]  # (T, batch, d)
-    z = jax.random.normal(k_z, (T, batch, d))
-    xt = root_a[:, None, None] * x0 + root_s[:, None, None] * z
+    xt, z = _every_step(key, data, batch)
     pred = jnp.einsum("tmd,ted->tme", xt, p["W"]) + p["b"][:, None, :]
     return jnp.mean(jnp.sum((z - pred) ** 2, axis=-1))
 
