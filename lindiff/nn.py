@@ -302,7 +302,7 @@ class LinearNetwork(_Network):
 
     def weights(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """``(W_t, b_t)`` as float64, in the parametrization of
-        :meth:`lindiff.denoiser.LinearDenoiser.weights` (``eps = W_t x + b_t``)."""
+        :meth:`~lindiff.denoiser.LinearDenoiser.weights` (``eps = W_t x + b_t``)."""
         t = self.schedule.check_step(t)
         return (
             self.params["W"][t - 1].astype(float),
@@ -322,7 +322,7 @@ class LinearNetwork(_Network):
         The chain is affine, ``u_{t-1} = A_t u_t + c_t + sigma_t z`` with ``A_t =
         keep_t Id - mix_t W_t`` and ``c_t = -mix_t b_t``, so the mean and covariance
         follow from ``N(0, Id)`` by ``m <- A m + c``, ``S <- A S A^T + sigma_t^2 Id``
-        (the arrays of :func:`lindiff.chain.run_chain`; cost O(T d^3), in float64).
+        (the arrays of :func:`~lindiff.chain.run_chain`; cost O(T d^3), in float64).
         """
         sched, d = self.schedule, self.d
         keep, mix = _chain_steps(sched, "ddpm")
@@ -360,11 +360,11 @@ def train_linear(
     The loss is :func:`train_per_step`'s: every Adam step draws, for every step ``t``,
     ``batch`` training points with replacement and fresh noise, and averages the
     squared errors over steps and batch. Start: ``W_t`` with i.i.d. ``N(0, scale^2)``
-    entries (``None``: ``1/sqrt(d)``, as :func:`lindiff.training.random_init`), ``b_t =
+    entries (``None``: ``1/sqrt(d)``, as :func:`~lindiff.training.random_init`), ``b_t =
     0``. The parameters are kept after each of ``checkpoints`` equal stretches of the
     ``n_steps`` (see :meth:`LinearNetwork.at`). When the training points span the space
     (``N > d``) the loss has one minimizer, the closed form
-    :func:`lindiff.denoiser.fit_linear_denoiser`, which Adam approaches; below, the
+    :func:`~lindiff.denoiser.fit_linear_denoiser`, which Adam approaches; below, the
     directions the training set does not span keep part of their start. ``decay``: the
     learning rate falls to 0 along a cosine over the ``n_steps`` (else constant; with a
     constant rate Adam ends in a noise floor of the size of the rate). Cost per Adam
