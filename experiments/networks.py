@@ -25,9 +25,13 @@ with half and twice the passes, and with widths 64 and 256 (2 d and 8 d). Part
 ``early``: the Adam-trained linear model at ``N = d`` with a constant learning rate and
 40 checkpoints, its exact summed training and test losses and exact KL at each, beside
 gradient flow from a random start (``ld.fit_from_init``) on a grid of training times.
-Part ``fashion``: Fashion-MNIST's training split averaged over 2 x 2 pixels (14 x 14,
-``d = 196``, scaled to ``Tr Sigma = d``), training images drawn with replacement, the
-shared network (width 256, ``FASHION["epochs"]`` passes) and the closed form.
+Part ``skip``: the shared network at ``d = 32`` with the fixed skip connection of
+``nn.train_shared(skip=True)`` (its output plus ``sqrt(1 - abar_t) x``), the control for
+the network used on images. Part ``fashion``: Fashion-MNIST's training split averaged
+over 2 x 2 pixels (14 x 14, ``d = 196``, scaled to ``Tr Sigma = d``), training images
+drawn with replacement, the shared network as in ``FASHION["networks"]`` (width 256 and
+8000 passes; width 784 = 4 d, 16000 passes and the skip connection) and the closed
+form.
 
 For each trained model: the median of ``ld.nearest_distance_ratio`` of its samples (and
 of as many fresh samples of the population, the reference), the spectrum of the sample
@@ -84,7 +88,16 @@ TAUS = np.logspace(-1.0, 4.0, 41).tolist()
 SWEEP_D = 32
 BUDGETS = [EPOCHS // 2, 2 * EPOCHS]
 WIDTHS = [64, 256]
-FASHION = {"ratios": [0.5, 2.0], "seeds": 3, "epochs": 8000, "width": 256, "keep": 8}
+FASHION = {
+    "ratios": [0.5, 2.0],
+    "seeds": 3,
+    "keep": 8,
+    "networks": [
+        {"epochs": 8000, "width": 256},
+        {"epochs": 16000, "width": 784, "skip": True},
+    ],
+}
+SKIP_D = 32
 SMALLEST = {"dims": [16], "ratios": [0.5, 2.0], "seeds": 2}
 
 
@@ -169,6 +182,7 @@ def run(task: dict) -> dict:
             learning_rate=LEARNING_RATE,
             seed=s,
             decay=True,
+            skip=task.get("skip", False),
         )
         eps = net.eps
         out["steps"] = steps
@@ -280,6 +294,9 @@ def tasks(dims, ratios, seeds, fashion=True, sweeps=True) -> list[dict]:
                     for w in WIDTHS:
                         task = {**base, "d": d, "N": N, "seed": s, "model": "shared"}
                         out.append({"part": "width", **task, "width": w})
+                if sweeps and d == SKIP_D:
+                    task = {**base, "d": d, "N": N, "seed": s, "model": "shared"}
+                    out.append({"part": "skip", **task, "skip": True})
     if sweeps:
         for d in EARLY["dims"]:
             for s in range(seeds):
@@ -289,15 +306,14 @@ def tasks(dims, ratios, seeds, fashion=True, sweeps=True) -> list[dict]:
     if fashion:
         for r in FASHION["ratios"]:
             for s in range(FASHION["seeds"]):
-                for model in ("shared", "closed"):
-                    task = {"data": "fashion", "d": 196, "N": int(196 * r), "seed": s}
-                    task["keep"] = FASHION["keep"] if s == 0 else 0
-                    task.update(
-                        model=model, epochs=FASHION["epochs"], width=FASHION["width"]
+                base = {"data": "fashion", "d": 196, "N": int(196 * r), "seed": s}
+                base["keep"] = FASHION["keep"] if s == 0 else 0
+                for network in FASHION["networks"]:
+                    out.append(
+                        {"part": "fashion", **base, "model": "shared", **network}
                     )
-                    if model != "shared":
-                        task.update(epochs=None, width=None)
-                    out.append({"part": "fashion", **task})
+                task = {**base, "model": "closed", "epochs": None, "width": None}
+                out.append({"part": "fashion", **task})
     return out
 
 

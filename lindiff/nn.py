@@ -409,10 +409,12 @@ def time_embedding(t, T, size):
 @dataclass(frozen=True, eq=False)
 class SharedNetwork(_Network):
     """``eps(x, t)``: one multi-layer perceptron of ``[x, embedding(t)]`` for all steps
-    (chapter 8). ``params``: weights ``W0, W1, ...`` and biases ``b0, b1, ...``;
-    ``losses``: the training loss after each Adam step."""
+    (chapter 8), plus ``sqrt(1 - abar_t) x`` with ``skip``. ``params``: weights ``W0,
+    W1, ...`` and biases ``b0, b1, ...``; ``losses``: the training loss after each Adam
+    step."""
 
     embedding: int = 32
+    skip: bool = False
 
     @property
     def d(self) -> int:
@@ -439,7 +441,10 @@ class SharedNetwork(_Network):
         )
         for i in range(1, L):
             h = np.maximum(h @ p[f"W{i}"] + p[f"b{i}"], 0.0)
-        return (h @ p[f"W{L}"] + p[f"b{L}"]).astype(float)
+        out = (h @ p[f"W{L}"] + p[f"b{L}"]).astype(float)
+        if self.skip:
+            out += np.sqrt(self.schedule.one_minus_alpha_bar[t - 1]) * x
+        return out
 
 
 def shared_forward(p, h, depth):
@@ -450,7 +455,7 @@ def shared_forward(p, h, depth):
 
 def _shared_loss(p, key, data, config):
     X, N, root_a, root_s = data
-    batch, embedding, depth = config
+    batch, embedding, depth, skip = config
     T, d = root_a.shape[0], X.shape[1]
     k_i, k_t, k_z = jax.random.split(key, 3)
     x0 = X[jax.random.randint(k_i, (batch,), 0, N)]
@@ -460,7 +465,8 @@ def _shared_loss(p, key, data, config):
     h = jnp.concatenate(
         [xt, time_embedding(t.astype(jnp.float32), T, embedding)], axis=1
     )
-    return jnp.mean(jnp.sum((z - shared_forward(p, h, depth)) ** 2, axis=-1))
+    target = z - root_s[t - 1][:, None] * xt if skip else z
+    return jnp.mean(jnp.sum((target - shared_forward(p, h, depth)) ** 2, axis=-1))
 
 
 def train_shared(
@@ -475,6 +481,7 @@ def train_shared(
     seed: int = 0,
     checkpoints: int = 1,
     decay: bool = False,
+    skip: bool = False,
 ) -> SharedNetwork:
     """Train one ReLU perceptron with ``depth`` hidden layers of ``width`` units on
     ``X`` (chapter 8).
@@ -484,7 +491,11 @@ def train_shared(
     ``t``). He initialization, biases zero. The parameters are kept after each of
     ``checkpoints`` equal stretches of the ``n_steps`` (see :meth:`SharedNetwork.at`).
     ``decay``: the learning rate falls to 0 along a cosine over the ``n_steps`` (else
-    constant). Cost per Adam step O(batch width (d + width depth)).
+    constant). ``skip``: the network predicts ``eps - sqrt(1 - abar_t) x_t``, and
+    ``sqrt(1 - abar_t) x`` is added to its output, the best prediction for data of
+    mean 0 and covariance ``Id`` (a fixed skip connection; without it a ReLU layer
+    needs ``2 d`` units to pass ``x`` through). Cost per Adam step O(batch width (d +
+    width depth)).
     """
     sched, N, d, data = _setup(
         X, sched, batch, n_steps, learning_rate, seed, checkpoints
@@ -509,7 +520,7 @@ def train_shared(
         n_steps=n_steps,
         checkpoints=checkpoints,
         learning_rate=float(learning_rate),
-        config=(batch, embedding, depth),
+        config=(batch, embedding, depth, _flag("skip", skip)),
         decay=_flag("decay", decay),
     )
-    return SharedNetwork(*_trained(history, losses), sched, embedding)
+    return SharedNetwork(*_trained(history, losses), sched, embedding, skip)

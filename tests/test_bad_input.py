@@ -253,6 +253,7 @@ BAD_INPUTS = [
     ("width", lambda: nn.train_per_step(_X, _TINY, width=0)),
     ("embedding", lambda: nn.train_shared(_X, _TINY, embedding=7)),
     ("depth", lambda: nn.train_shared(_X, _TINY, depth=0)),
+    ("skip", lambda: nn.train_shared(_X, _TINY, skip="yes")),
     ("checkpoints", lambda: nn.train_shared(_X, _TINY, n_steps=5, checkpoints=2)),
     ("checkpoints", lambda: nn.train_per_step(_X, _TINY, checkpoints=0)),
     ("i", lambda: nn.train_shared(_X, _TINY, width=4, n_steps=2).at(1)),
