@@ -30,8 +30,8 @@ Part ``skip``: the shared network at ``d = 32`` with the fixed skip connection o
 the network used on images. Part ``fashion``: Fashion-MNIST's training split averaged
 over 2 x 2 pixels (14 x 14, ``d = 196``, scaled to ``Tr Sigma = d``), training images
 drawn with replacement, the shared network as in ``FASHION["networks"]`` (width 256 and
-8000 passes; width 784 = 4 d, 16000 passes and the skip connection) and the closed
-form.
+8000 passes; width 784 = 4 d, 16000 passes and the skip connection), the Adam-trained
+linear model and the closed form.
 
 For each trained model: the median of ``ld.nearest_distance_ratio`` of its samples (and
 of as many fresh samples of the population, the reference), the spectrum of the sample
@@ -312,8 +312,9 @@ def tasks(dims, ratios, seeds, fashion=True, sweeps=True) -> list[dict]:
                     out.append(
                         {"part": "fashion", **base, "model": "shared", **network}
                     )
-                task = {**base, "model": "closed", "epochs": None, "width": None}
-                out.append({"part": "fashion", **task})
+                for model in ("adam-linear", "closed"):
+                    task = {**base, "model": model, "epochs": None, "width": None}
+                    out.append({"part": "fashion", **task})
     return out
 
 
