@@ -68,13 +68,19 @@ def test_numpy_forward_is_the_trained_per_step_network(per_step):
         assert np.max(np.abs(per_step.eps(x, t) - ref)) < 1e-4 * np.max(np.abs(ref))
 
 
+def _jax_forward(net, x, t):
+    """The shared network's output by the JAX road of training, skip term included."""
+    p = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in net.params.items()}
+    emb = nn.time_embedding(jnp.full((len(x),), float(t)), TINY.T, net.embedding)
+    h = jnp.concatenate([jnp.asarray(x, dtype=jnp.float32), emb], axis=1)
+    out = np.asarray(nn.shared_forward(p, h, net.depth))
+    return out + net.skip * np.sqrt(TINY.one_minus_alpha_bar[t - 1]) * x
+
+
 def test_numpy_forward_is_the_trained_shared_network(shared):
     x = np.random.default_rng(42).standard_normal((5, 3))
-    p = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in shared.params.items()}
     for t in [1, 5, 10]:
-        emb = nn.time_embedding(jnp.full((5,), float(t)), TINY.T, shared.embedding)
-        h = jnp.concatenate([jnp.asarray(x, dtype=jnp.float32), emb], axis=1)
-        ref = np.asarray(nn.shared_forward(p, h, shared.depth))
+        ref = _jax_forward(shared, x, t)
         assert np.max(np.abs(shared.eps(x, t) - ref)) < 1e-4 * np.max(np.abs(ref))
 
 
@@ -91,12 +97,8 @@ def test_skip_connection_is_trained_and_applied():
         white, TINY, width=16, n_steps=200, batch=64, learning_rate=1e-3
     )
     x = np.random.default_rng(46).standard_normal((5, 3))
-    p = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in net.params.items()}
     for t in [1, 5, 10]:
-        emb = nn.time_embedding(jnp.full((5,), float(t)), TINY.T, net.embedding)
-        h = jnp.concatenate([jnp.asarray(x, dtype=jnp.float32), emb], axis=1)
-        ref = np.asarray(nn.shared_forward(p, h, net.depth))
-        ref = ref + np.sqrt(TINY.one_minus_alpha_bar[t - 1]) * x
+        ref = _jax_forward(net, x, t)
         assert np.max(np.abs(net.eps(x, t) - ref)) < 1e-4 * np.max(np.abs(ref))
     # the first 20 steps, same start: with the skip term the loss is below the plain
     # network's (measured 2.9 against 3.7; each mean of 20 batches has a spread of
