@@ -15,7 +15,7 @@ PACKAGE = ROOT / "lindiff"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 # The modules lindiff_core re-exports from, and the networks: each derives something
 # in a chapter and says which.
-COMPANIONS = {"checks", "reference", "plot", "layout"}
+COMPANIONS = {"checks", "_check", "sample_checks", "reference", "plot", "layout"}
 
 
 def _name(path: Path) -> str:
