@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.linalg import expm
 from conftest import SCHED, assert_fails, assert_passes, problem
 
 from lindiff import checks as lc
@@ -640,3 +641,36 @@ def test_typical_case_kl_three_percent_off_fails_the_figure_check():
     assert_passes(lc.common_bias(per_set, theory, allowance=allow))
     for factor in [0.97, 1.03]:
         assert_fails(lc.common_bias(per_set, factor * theory, allowance=allow))
+
+
+def test_chapter_7_random_start_check_catches_a_scale_ten_percent_off():
+    """Chapter 7's Monte-Carlo check of the random start: the mean summed test loss of
+    40 random starts (entries N(0, s^2), s = 1, tau = 0.3, d = 16, N = 6) against its
+    expectation over the start, here computed densely by a second road: for W = W_flow +
+    W(0) E_t, E_t = expm(-2 tau C_t), the start adds d s^2 Tr(E_t M_t E_t) with M_t =
+    (1 - abar_t) Id + abar_t (Sigma + delta delta^T). The expectation with s 10% too
+    large must fail."""
+    rng = np.random.default_rng(7)
+    d, N, tau, K = 16, 6, 0.3, 40
+    rho = ld.power_law_gaussian(d, 1.0, rng)
+    X = rho.sample(N, rng)
+    losses = [
+        ld.test_loss(
+            ld.fit_from_init(X, SCHED, ld.random_init(d, SCHED, rng, 1.0), tau),
+            SCHED,
+            rho,
+        ).sum()
+        for _ in range(K)
+    ]
+    flow = ld.test_loss(ld.fit_linear_denoiser(X, SCHED, train_time=tau), SCHED, rho)
+    S0, delta = np.cov(X.T, bias=True), rho.mean - X.mean(axis=0)
+    excess = 0.0
+    for a in SCHED.alpha_bar:
+        E = expm(-2 * tau * (a * S0 + (1 - a) * np.eye(d)))
+        M = (1 - a) * np.eye(d) + a * (rho.cov + np.outer(delta, delta))
+        excess += d * np.trace(E @ M @ E)  # times s^2
+    rate = lc.FALSE_ALARM / 4  # the chapter's family of four quantities
+    assert_passes(lc.mean_equals(losses, flow.sum() + excess, false_alarm=rate))
+    for s in [0.9, 1.1]:
+        wrong = flow.sum() + s**2 * excess
+        assert_fails(lc.mean_equals(losses, wrong, false_alarm=rate))
