@@ -131,16 +131,16 @@ bench: setup
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # What is too heavy for a chapter, run once and kept: each script writes its result file
-# to results/ (with its configuration, seeds, code version), which the chapters read. The
-# two image experiments run side by side, one process each; the networks' script spreads
-# its configurations over two processes itself and caches each one in .cache/ (an
+# to results/ (with its configuration, seeds, code version), which the chapters read. All
+# three start together, one thread per process: the two image experiments one process
+# each, the networks' script two (it caches each configuration in .cache/, so an
 # interrupted run resumes where it stopped).
 experiments: setup
 	@start=$$(date +%s); \
 	$(ONE_THREAD) $(BIN)/python experiments/real_data.py & a=$$!; \
 	$(ONE_THREAD) $(BIN)/python experiments/real_regularization.py & b=$$!; \
-	wait $$a && wait $$b && \
-	$(ONE_THREAD) $(BIN)/python experiments/networks.py && \
+	$(ONE_THREAD) $(BIN)/python experiments/networks.py & c=$$!; \
+	wait $$a && wait $$b && wait $$c && \
 	echo "make experiments: $$(( $$(date +%s) - start )) s"
 
 # Slow (about half an hour): the test suite and every notebook under each BLAS kernel this

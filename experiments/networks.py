@@ -13,8 +13,8 @@ through the book's chain (``ld.run_chain``, ``n = SAMPLES`` samples):
   the budget is a number of passes per training point (``EPOCHS``: ``EPOCHS N / 256``
   Adam steps), so that every training point is seen equally often at every ``N``;
 * ``adam-linear``: the linear model ``W_t x + b_t`` (a full matrix per step) from a
-  random start (``nn.train_linear``, 2000 Adam steps of 8 points per step ``t``,
-  learning rate ``1e-2`` falling to 0 along a cosine): the control that separates
+  random start (``nn.train_linear``, 1000 Adam steps of 16 points per step ``t``,
+  learning rate ``2e-2`` falling to 0 along a cosine): the control that separates
   optimization from non-linearity;
 * ``closed``: the linear model in closed form (``ld.fit_linear_denoiser``).
 
@@ -22,15 +22,16 @@ Part ``transition``: Gaussian power-law data (``k = 1``) at ``d`` in ``DIMS``, `
 r`` for ``r`` in ``RATIOS``, ``SEEDS`` seeds (a new training set and a new network
 start for each). Part ``budget`` and part ``width``: the shared network at ``d = 32``
 with half and twice the passes, and with widths 64 and 256 (2 d and 8 d). Part
-``early``: the Adam-trained linear model at ``N = d`` with a constant learning rate and
-40 checkpoints, its exact summed training and test losses and exact KL at each, beside
-gradient flow from a random start (``ld.fit_from_init``) on a grid of training times.
+``early``: the Adam-trained linear model at ``N = d`` with a constant learning rate, 8
+points per step ``t`` and 40 checkpoints, its exact summed training and test losses and
+exact KL at each, beside gradient flow from a random start (``ld.fit_from_init``) on a
+grid of training times.
 Part ``skip``: the shared network at ``d = 32`` with the fixed skip connection of
 ``nn.train_shared(skip=True)`` (its output plus ``sqrt(1 - abar_t) x``), the control for
 the network used on images. Part ``fashion``: Fashion-MNIST's training split averaged
 over 2 x 2 pixels (14 x 14, ``d = 196``, scaled to ``Tr Sigma = d``), training images
 drawn with replacement, the shared network as in ``FASHION["networks"]`` (width 256 and
-8000 passes; width 784 = 4 d, 16000 passes and the skip connection), the Adam-trained
+8000 passes; width 784 = 4 d, 8000 passes and the skip connection), the Adam-trained
 linear model and the closed form.
 
 For each trained model: the median of ``ld.nearest_distance_ratio`` of its samples (and
@@ -46,7 +47,8 @@ key ``s``; the chain from ``default_rng([SEED, d, N, s, 1])``; the reference sam
 from ``default_rng([SEED, d, N, s, 2])``. Every configuration is cached under
 ``.cache/experiments/networks`` by its parameters (the run resumes where it stopped);
 the result file records the configuration, the seeds, the code version and the JAX
-version. Two processes, one thread each.
+version. Two processes, one thread each; every configuration records its time in
+``seconds`` (``train_seconds``: the training alone).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -82,8 +84,14 @@ LEARNING_RATE = 1e-3
 BATCH = 256
 SAMPLES = 500
 TOP = 3
-LINEAR = {"n_steps": 2000, "batch": 8, "learning_rate": 1e-2}
-EARLY = {"dims": [16, 32], "n_steps": 8000, "checkpoints": 40, "learning_rate": 1e-3}
+LINEAR = {"n_steps": 1000, "batch": 16, "learning_rate": 2e-2}
+EARLY = {
+    "dims": [16, 32],
+    "n_steps": 8000,
+    "batch": 8,
+    "checkpoints": 40,
+    "learning_rate": 1e-3,
+}
 TAUS = np.logspace(-1.0, 4.0, 41).tolist()
 SWEEP_D = 32
 BUDGETS = [EPOCHS // 2, 2 * EPOCHS]
@@ -94,10 +102,21 @@ FASHION = {
     "keep": 8,
     "networks": [
         {"epochs": 8000, "width": 256},
-        {"epochs": 16000, "width": 784, "skip": True},
+        {"epochs": 8000, "width": 784, "skip": True},
     ],
 }
 SKIP_D = 32
+CONSTANTS = {
+    "seed": SEED,
+    "k": K,
+    "learning_rate": LEARNING_RATE,
+    "batch": BATCH,
+    "samples": SAMPLES,
+    "top": TOP,
+    "linear": LINEAR,
+    "early": EARLY,
+    "taus": TAUS,
+}
 SMALLEST = {"dims": [16], "ratios": [0.5, 2.0], "seeds": 2}
 
 
@@ -133,27 +152,11 @@ def _summary(U, X, reference, rho, Sigma0_vectors) -> dict:
     }
 
 
-def dense_losses(weights, sched, mean, cov) -> np.ndarray:
-    """The loss of step ``t`` of ``eps = W_t x + b_t`` under data of ``mean`` and
-    ``cov``, for every ``t``: ``||Id - s W||_F^2 + a tr(W cov W^T) + ||sqrt(a) W mean +
-    b||^2`` with ``a = abar_t``, ``s = sqrt(1 - a)``."""
-    d = len(mean)
-    out = np.empty(sched.T)
-    for t in range(1, sched.T + 1):
-        W, b = weights(t)
-        a, s = sched.alpha_bar[t - 1], np.sqrt(sched.one_minus_alpha_bar[t - 1])
-        out[t - 1] = (
-            np.sum((np.eye(d) - s * W) ** 2)
-            + a * np.sum((W @ cov) * W)
-            + np.sum((np.sqrt(a) * W @ mean + b) ** 2)
-        )
-    return out
-
-
 def run(task: dict) -> dict:
     """One configuration: train, sample, summarize."""
     import lindiff_core as ld
     from lindiff import nn
+    from lindiff import reference as ref
 
     sched = ld.linear_schedule()
     kind, d, N, s = task["data"], task["d"], task["N"], task["seed"]
@@ -193,8 +196,8 @@ def run(task: dict) -> dict:
         g = net.generated()
         den = ld.fit_linear_denoiser(X, sched)
         mu0 = X.mean(axis=0)
-        train = dense_losses(net.weights, sched, mu0, S0)
-        best = dense_losses(den.weights, sched, mu0, S0)
+        train = ref.dense_losses(net.weights, sched, mu0, S0)
+        best = ref.dense_losses(den.weights, sched, mu0, S0)
         out["exact_kl"] = float(ld.kl_divergence(g, rho))
         out["closed_kl"] = float(ld.exact_metrics(den, sched, rho, X).kl)
         out["excess_train"] = float(train.sum() / best.sum() - 1)
@@ -220,6 +223,7 @@ def run_early(task: dict) -> dict:
     """The Adam-trained linear model along its training, and gradient flow."""
     import lindiff_core as ld
     from lindiff import nn
+    from lindiff import reference as ref
 
     sched = ld.linear_schedule()
     d, N, s = task["d"], task["N"], task["seed"]
@@ -230,7 +234,7 @@ def run_early(task: dict) -> dict:
         X,
         sched,
         n_steps=EARLY["n_steps"],
-        batch=LINEAR["batch"],
+        batch=EARLY["batch"],
         learning_rate=EARLY["learning_rate"],
         seed=s,
         checkpoints=EARLY["checkpoints"],
@@ -238,18 +242,18 @@ def run_early(task: dict) -> dict:
     adam = {"steps": net.trained_steps.tolist(), "train": [], "test": [], "kl": []}
     for i in range(len(net.history)):
         at = net.at(i)
-        adam["train"].append(float(dense_losses(at.weights, sched, mu0, S0).sum()))
+        adam["train"].append(float(ref.dense_losses(at.weights, sched, mu0, S0).sum()))
         adam["test"].append(
-            float(dense_losses(at.weights, sched, rho.mean, rho.cov).sum())
+            float(ref.dense_losses(at.weights, sched, rho.mean, rho.cov).sum())
         )
         adam["kl"].append(float(ld.kl_divergence(at.generated(), rho)))
     init = ld.random_init(d, sched, np.random.default_rng([SEED, d, N, s, 3]))
     flow = {"tau": TAUS, "train": [], "test": [], "kl": []}
     for tau in TAUS:
         den = ld.fit_from_init(X, sched, init, train_time=tau)
-        flow["train"].append(float(dense_losses(den.weights, sched, mu0, S0).sum()))
+        flow["train"].append(float(ref.dense_losses(den.weights, sched, mu0, S0).sum()))
         flow["test"].append(
-            float(dense_losses(den.weights, sched, rho.mean, rho.cov).sum())
+            float(ref.dense_losses(den.weights, sched, rho.mean, rho.cov).sum())
         )
         flow["kl"].append(
             float(ld.kl_divergence(ld.generated_distribution(den, sched), rho))
@@ -258,11 +262,15 @@ def run_early(task: dict) -> dict:
 
 
 def _key(task: dict) -> str:
-    return hashlib.sha256(json.dumps(task, sort_keys=True).encode()).hexdigest()[:20]
+    """The cache key: the configuration and every constant a run reads."""
+    record = {"task": task, "constants": CONSTANTS}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _compute(task: dict) -> dict:
-    return (run_early if task["data"] == "early" else run)(task)
+    start = time.time()
+    result = (run_early if task["data"] == "early" else run)(task)
+    return {**result, "seconds": round(time.time() - start, 2)}
 
 
 def _cached(task: dict) -> dict:
@@ -329,16 +337,44 @@ def _cost(task: dict) -> float:
     return 1.0
 
 
+def _memory_bound(task: dict) -> bool:
+    """The linear models: Adam on a d x d matrix per step is bound by memory traffic,
+    the networks by arithmetic."""
+    return task["data"] == "early" or task["model"] != "shared"
+
+
 def collect(todo: list[dict], workers: int, cache: bool = True) -> list[dict]:
-    """Every configuration of ``todo`` run (or read from the cache), longest first."""
+    """Every configuration of ``todo`` run (or read from the cache), longest first. With
+    two workers one takes the memory-bound configurations and the other the networks
+    (each takes from the other queue when its own is empty): two memory-bound runs side
+    by side slow each other down up to 2.5 times."""
     todo = sorted(todo, key=_cost, reverse=True)
     job = _cached if cache else _compute
     if workers == 1:
-        results = [job(t) for t in todo]
-    else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(job, todo))
-    return [{"task": t, "result": r} for t, r in zip(todo, results)]
+        return [{"task": t, "result": job(t)} for t in todo]
+    queues = [
+        [t for t in todo if _memory_bound(t)],
+        [t for t in todo if not _memory_bound(t)],
+    ]
+    results = {}
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        running = {}
+
+        def submit(q: int) -> None:
+            queue = queues[q] or queues[1 - q]
+            if queue:
+                task = queue.pop(0)
+                running[pool.submit(job, task)] = (q, _key(task))
+
+        for i in range(workers):
+            submit(i % 2)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                q, key = running.pop(future)
+                results[key] = future.result()
+                submit(q)
+    return [{"task": t, "result": results[_key(t)]} for t in todo]
 
 
 def configuration(dims, ratios, seeds) -> dict:

@@ -15,6 +15,7 @@ from scipy.optimize import brentq, elementwise
 __all__ = [
     "dense_denoiser",
     "dense_loss",
+    "dense_losses",
     "dense_generated",
     "dense_kl",
     "kappa_brentq",
@@ -46,8 +47,21 @@ def dense_loss(W, b, a, mean, cov):
     s = np.sqrt(1 - a)
     return (
         np.sum((np.eye(d) - s * W) ** 2)
-        + a * np.trace(W @ cov @ W.T)
+        + a * np.sum((W @ cov) * W)
         + np.sum((np.sqrt(a) * W @ mean + b) ** 2)
+    )
+
+
+def dense_losses(weights, sched, mean, cov):
+    """:func:`dense_loss` at every step, shape (T,): ``weights(t) -> (W_t, b_t)`` of any
+    linear model (e.g. ``LinearDenoiser.weights`` or an Adam-trained one); the training
+    loss with the training mean and covariance, the test loss with the population's.
+    """
+    return np.array(
+        [
+            dense_loss(*weights(t), sched.alpha_bar[t - 1], mean, cov)
+            for t in range(1, sched.T + 1)
+        ]
     )
 
 
