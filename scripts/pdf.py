@@ -33,11 +33,13 @@ FLAGS = [
     "--disable-quic",
 ]
 
-# Wait until MathJax has typeset the page and every image has loaded.
+# Wait until MathJax has typeset the page and every image has loaded (the figures load
+# lazily in the book: load them all now, or a hidden one would never finish).
 READY = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
+  Array.from(document.images).forEach(img => { img.loading = 'eager'; });
   await Promise.all(Array.from(document.images).map(img => img.complete ? null :
     new Promise(r => { img.onload = img.onerror = r; })));
   return true;
