@@ -84,28 +84,11 @@ def _setup(X, sched, batch, n_steps, learning_rate, seed, checkpoints):
     return sched, N, X.shape[1], data
 
 
-@partial(
-    jax.jit,
-    static_argnames=(
-        "loss",
-        "n_steps",
-        "checkpoints",
-        "learning_rate",
-        "config",
-        "decay",
-    ),
-)
-def _fit(
-    params, data, key, *, loss, n_steps, checkpoints, learning_rate, config, decay=False
-):
-    """``n_steps`` Adam steps on ``loss(params, key, data, config)``, one fresh key per
-    step, in one compiled loop; returns the parameters after each of ``checkpoints``
-    equal stretches of training (stacked on a leading axis) and every step's loss.
-    ``decay``: the learning rate falls from ``learning_rate`` to 0 along a cosine over
-    the ``n_steps`` (else it is constant)."""
-    if decay:
-        learning_rate = optax.cosine_decay_schedule(learning_rate, n_steps)
-    optimizer = optax.adam(learning_rate)
+def _adam(params, data, key, loss, n_steps, checkpoints, optimizer, config):
+    """``n_steps`` Adam steps on ``loss(params, key, data, config)`` from ``params``,
+    one fresh key per step (traced inside a compiled function): the parameters after
+    each of ``checkpoints`` equal stretches (stacked on a leading axis) and every step's
+    loss."""
 
     def step(carry, i):
         p, state = carry
@@ -124,6 +107,73 @@ def _fit(
         stretch, (params, optimizer.init(params)), jnp.arange(checkpoints)
     )
     return history, losses.reshape(-1)
+
+
+def _optimizer(learning_rate, n_steps, decay):
+    if decay:
+        learning_rate = optax.cosine_decay_schedule(learning_rate, n_steps)
+    return optax.adam(learning_rate)
+
+
+_STATIC = ("loss", "n_steps", "checkpoints", "learning_rate", "config", "decay")
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _fit(
+    params, data, key, *, loss, n_steps, checkpoints, learning_rate, config, decay=False
+):
+    """``n_steps`` Adam steps on ``loss(params, key, data, config)``, one fresh key per
+    step, in one compiled loop; returns the parameters after each of ``checkpoints``
+    equal stretches of training (stacked on a leading axis) and every step's loss.
+    ``decay``: the learning rate falls from ``learning_rate`` to 0 along a cosine over
+    the ``n_steps`` (else it is constant)."""
+    optimizer = _optimizer(learning_rate, n_steps, decay)
+    return _adam(params, data, key, loss, n_steps, checkpoints, optimizer, config)
+
+
+@partial(jax.jit, static_argnames=(*_STATIC, "chunk"))
+def _fit_by_step(
+    params,
+    data,
+    key,
+    *,
+    loss,
+    n_steps,
+    checkpoints,
+    learning_rate,
+    config,
+    decay,
+    chunk,
+):
+    """:func:`_fit` for models whose parameters are all indexed by the step ``t``
+    (leading axis ``T``) and whose loss is a mean over ``t`` of independent terms: the
+    steps are trained ``chunk`` at a time, each group through all ``n_steps`` before
+    the next (Adam acts coordinate by coordinate, so this is the same training as all
+    steps at once, with the state of one group small enough to stay in the processor's
+    cache). Group ``j`` draws its noise from ``fold_in(key, j)``; the loss of an Adam
+    step is the mean over the groups."""
+    X, N, root_a, root_s = data
+    groups = root_a.shape[0] // chunk
+    optimizer = _optimizer(learning_rate, n_steps, decay)
+
+    def split(a):
+        return a.reshape((groups, chunk) + a.shape[1:])
+
+    def group(_, part):
+        p, a, s, j = part
+        key_j = jax.random.fold_in(key, j)
+        fitted = _adam(
+            p, (X, N, a, s), key_j, loss, n_steps, checkpoints, optimizer, config
+        )
+        return None, fitted
+
+    parts = ({k: split(v) for k, v in params.items()}, split(root_a), split(root_s))
+    _, (history, losses) = jax.lax.scan(group, None, (*parts, jnp.arange(groups)))
+    history = {
+        k: jnp.swapaxes(v, 0, 1).reshape((checkpoints, -1) + v.shape[3:])
+        for k, v in history.items()
+    }
+    return history, losses.mean(axis=0)
 
 
 def _trained(history, losses):
@@ -343,6 +393,13 @@ def _linear_loss(p, key, data, batch):
     return jnp.mean(jnp.sum((z - pred) ** 2, axis=-1))
 
 
+def _chunk(T, d):
+    """The largest divisor of ``T`` whose group of ``d x d`` matrices holds at most
+    2^19 numbers (2 MB in float32)."""
+    fits = (c for c in range(2, T + 1) if T % c == 0 and c * d * d <= 1 << 19)
+    return max(fits, default=1)
+
+
 def train_linear(
     X,
     sched: Schedule,
@@ -367,8 +424,10 @@ def train_linear(
     :func:`~lindiff.denoiser.fit_linear_denoiser`, which Adam approaches; below, the
     directions the training set does not span keep part of their start. ``decay``: the
     learning rate falls to 0 along a cosine over the ``n_steps`` (else constant; with a
-    constant rate Adam ends in a noise floor of the size of the rate). Cost per Adam
-    step O(T batch d^2).
+    constant rate Adam ends in a noise floor of the size of the rate). The steps ``t``
+    are trained a group at a time (their problems are independent), so that the Adam
+    state of a group stays in the processor's cache. Cost per Adam step O(T batch
+    d^2).
     """
     sched, N, d, data = _setup(
         X, sched, batch, n_steps, learning_rate, seed, checkpoints
@@ -379,10 +438,11 @@ def train_linear(
         "W": scale * jax.random.normal(k_w, (sched.T, d, d)),
         "b": jnp.zeros((sched.T, d)),
     }
-    history, losses = _fit(
+    history, losses = _fit_by_step(
         params,
         data,
         key,
+        chunk=_chunk(sched.T, d),
         loss=_linear_loss,
         n_steps=n_steps,
         checkpoints=checkpoints,
