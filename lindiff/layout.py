@@ -12,16 +12,23 @@ of a figure.
 
 from __future__ import annotations
 
+import functools
+import re
+
 import numpy as np
+
+from lindiff._phone import _PX_PER_INCH, PHONE_HEIGHT, _PhoneLayout
 
 __all__ = [
     "COLUMN",
     "PHONE",
+    "PHONE_HEIGHT",
     "DENSITY",
     "tidy",
     "figure_report",
     "figure_png",
     "figure_stamp",
+    "letter_panels",
     "PhoneFigures",
 ]
 
@@ -33,7 +40,6 @@ __all__ = [
 COLUMN, PHONE = 7.0, 3.55
 #: Pixels stored per CSS pixel in a figure's PNG (sharp on high-density screens).
 DENSITY = 2
-_PX_PER_INCH = 96
 
 
 def _in(xy, box):
@@ -213,12 +219,36 @@ def tidy(fig, drawn: bool = False) -> None:
                     axis.set_major_locator(MaxNLocator(nbins=bins))
 
 
+def _smallest_glyph(text) -> float:
+    """The size in pt of the smallest glyph of a matplotlib ``Text`` as drawn: its font
+    size for plain text, the smallest glyph of mathtext's layout for text with math."""
+    size = text.get_fontsize()
+    if text.get_usetex():
+        return size
+    smallest = [size]
+    for line in text.get_text().split("\n"):
+        if text._preprocess_math(line)[1]:
+            parsed = _math_parser().parse(line, 72, text.get_fontproperties())
+            smallest += [g[1] for g in parsed.glyphs]
+    return min(smallest)
+
+
+@functools.cache
+def _math_parser():
+    from matplotlib.mathtext import MathTextParser
+
+    return MathTextParser("path")
+
+
 def figure_report(fig, warned: list | None = None) -> dict:
     """What a reader could not read in ``fig`` as drawn at its own size: the smallest
     font (pt), tick labels that overlap, legends that cover drawn data, titles, labels
     or legends cut off at the figure's edge, and a layout that collapsed.
 
-    Returns ``{"min_font_pt", "width_in", "problems"}``; ``problems`` lists each fault
+    Returns ``{"min_font_pt", "min_glyph_pt", "width_in", "problems"}``: the smallest
+    font size and the smallest glyph drawn (mathtext draws sub- and superscripts, the
+    parts of a fraction and the limits of a sum smaller than its font, by 0.7 per
+    level); ``problems`` lists each fault
     in words (empty when there is none). ``warned``: the figure was just drawn, with
     these warnings (it is not laid out again).
     """
@@ -227,13 +257,15 @@ def figure_report(fig, warned: list | None = None) -> dict:
     if warned is None:
         warned = _laid_out(fig.draw_without_rendering)
     page = fig.bbox
-    sizes = [
-        t.get_fontsize()
+    shown = [
+        t
         for t in fig.findobj(Text)
         if t.get_visible()
         and t.get_text().strip()
         and t.get_window_extent().overlaps(page)
     ]
+    sizes = [t.get_fontsize() for t in shown]
+    glyphs = [_smallest_glyph(t) for t in shown]
     problems = [
         f"layout: {w.message}" for w in warned if "constrained_layout" in str(w.message)
     ]
@@ -272,6 +304,7 @@ def figure_report(fig, warned: list | None = None) -> dict:
                 problems.append(f"{title}: the legend covers {covered} drawn points")
     return {
         "min_font_pt": float(min(sizes)) if sizes else None,
+        "min_glyph_pt": float(min(glyphs)) if glyphs else None,
         "width_in": float(fig.get_size_inches()[0]),
         "problems": problems,
     }
@@ -347,113 +380,65 @@ def figure_stamp(png: bytes) -> dict | None:
     return None
 
 
-class _PhoneLayout:
-    """``fig`` redrawn ``width`` inches wide. The panels of its grid keep their rows
-    and are cut into blocks of as many columns as fit (and split no panel), one block
-    under the other: a row of three panels becomes a column of three; in a grid, each
-    column keeps its panels together. Images keep their aspect; each plot is at least
-    80% and at most 125% as tall as before.
-    Tick labels hidden by shared axes are shown again. The grid and size are restored
-    on exit."""
+def _panels(fig) -> list:
+    """The plots of ``fig`` a caption refers to, in reading order of its grid (row by
+    row): axes placed in a grid, with their axis drawn, not images or colour bars."""
+    placed = []
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        image = ax.get_aspect() != "auto"  # an image, shown with its pixels square
+        if spec is None or not ax.axison or image or ax.get_label() == "<colorbar>":
+            continue
+        spec = spec.get_topmost_subplotspec()
+        placed.append(((spec.rowspan.start, spec.colspan.start), ax))
+    return [ax for _, ax in sorted(placed, key=lambda p: p[0])]
 
-    def __init__(self, fig, width: float):
-        self.fig, self.width = fig, width
 
-    def __enter__(self):
-        fig = self.fig
-        self.size = fig.get_size_inches().copy()
-        self.specs = {ax: ax.get_subplotspec() for ax in fig.axes}
-        self.ticks = {
-            ax: (
-                ax.xaxis.get_tick_params().get("labelbottom", True),
-                ax.yaxis.get_tick_params().get("labelleft", True),
-            )
-            for ax in fig.axes
-        }
-        w, h = self.size
-        placed = {
-            ax: s.get_topmost_subplotspec()
-            for ax, s in self.specs.items()
-            if s is not None
-        }
-        grids = {id(s.get_gridspec()) for s in placed.values()}
-        if len(grids) != 1:  # no single grid to lay out: narrower, as it is
-            fig.set_size_inches(self.width, h * max(self.width / w, 0.8))
-            return fig
-        nrows, ncols = next(iter(placed.values())).get_gridspec().get_geometry()
-        pw, ph = w / ncols, h / nrows
-        widest = max(1, min(ncols, int(self.width / pw + 0.05)))
-
-        def within(s, k):  # the panel lies within one block of k columns
-            return s.colspan.stop <= (s.colspan.start // k + 1) * k
-
-        k = next(
-            (
-                k
-                for k in range(widest, 0, -1)
-                if all(within(s, k) for s in placed.values())
-            ),
-            widest,
+def letter_panels(fig) -> None:
+    """Letter the panels of ``fig`` (a), (b), ... in reading order (row by row of its
+    grid; plots only, not images or colour bars), when it has two or more: in bold,
+    above the panel's top left corner, left of where a title starts (the layout makes
+    room for it). Done once per figure, and not for a figure whose titles already carry
+    the letters; captions refer to the letters, which stay right when a phone stacks
+    the panels."""
+    panels = _panels(fig)
+    marked = any(re.match(r"\([a-z]\) ", ax.get_title()) for ax in panels)
+    if len(panels) < 2 or marked or getattr(fig, "_lindiff_lettered", False):
+        return
+    for i, ax in enumerate(panels):
+        ax.annotate(
+            f"({chr(ord('a') + i)})",
+            xy=(0, 1),
+            xycoords="axes fraction",
+            xytext=(-4, 6),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontweight="bold",
         )
-        blocks = -(-ncols // k)
-        layout, extra = [], 0
-        for ax, s in placed.items():
-            b = s.colspan.start // k
-            if within(s, k):
-                rows = slice(b * nrows + s.rowspan.start, b * nrows + s.rowspan.stop)
-                cols = slice(s.colspan.start - b * k, s.colspan.stop - b * k)
-                layout.append((ax, rows, cols))
-            else:  # across blocks: rows of its own, the full width, at the end
-                start = blocks * nrows + extra
-                extra += len(s.rowspan)
-                layout.append((ax, slice(start, start + len(s.rowspan)), slice(0, k)))
-        total = blocks * nrows + extra
-        # a row of images (fixed aspect) scales with its width; a row of plots keeps
-        # 80% to 125% of its height
-        scale = (self.width / k) / pw
-        plot = ph * min(max(scale, 0.8), 1.25)
-        image = [0.0] * total  # None: a row with a plot
-        for ax, rows, cols in layout:
-            for r in range(rows.start, rows.stop):
-                if ax.get_aspect() == "auto" or rows.stop - rows.start > 1:
-                    image[r] = None
-                elif image[r] is not None:  # its width times its aspect, and labels
-                    wide = (cols.stop - cols.start) * self.width / k
-                    tall = wide * ax.get_data_ratio() * ax.get_aspect() + 0.3
-                    image[r] = max(image[r], tall)
-        heights = [plot if f is None else max(f, 0.05) for f in image]
-        fig.set_size_inches(self.width, sum(heights))
-        new = fig.add_gridspec(total, k, height_ratios=heights)
-        for ax, rows, cols in layout:
-            ax.set_subplotspec(new[rows, cols])
-            if k < ncols:
-                ax.tick_params(labelbottom=True, labelleft=True)
-        return fig
-
-    def __exit__(self, *exc):
-        fig = self.fig
-        for ax, spec in self.specs.items():
-            if spec is not None:
-                ax.set_subplotspec(spec)
-            x_on, y_on = self.ticks[ax]
-            ax.tick_params(labelbottom=x_on, labelleft=y_on)
-        fig.set_size_inches(*self.size)
-        return False
+    fig._lindiff_lettered = True
 
 
 def figure_png(fig, encode: bool = False, density: int = DENSITY):
     """``fig`` as the book shows it: ``(png, metadata)``, the PNG drawn at
     ``density`` pixels per CSS pixel, and ``metadata["phone"]`` the same figure redrawn
-    ``PHONE`` inches wide (panels in the columns that fit). ``metadata["width"]`` is the
+    ``PHONE`` inches wide (panels in the columns that fit), its panels lettered
+    (:func:`letter_panels`). ``metadata["width"]`` is the
     width in CSS px; each PNG carries :func:`figure_report` of its layout in its
     ``lindiff-figure`` text chunk. With ``encode`` both are base64 text (as IPython
     stores images in a notebook)."""
     import base64
 
     dpi = density * _PX_PER_INCH
+    letter_panels(fig)
     wide = _png(fig, "desktop", dpi)
-    with _PhoneLayout(fig, PHONE):
+    phone_layout = _PhoneLayout(fig, PHONE)
+    with phone_layout:
         phone = _png(fig, "phone", dpi)
+    if phone_layout.widened and figure_stamp(phone)["problems"]:
+        # two columns did not fit this figure's labels: one column, however tall
+        with _PhoneLayout(fig, PHONE, widen=False):
+            phone = _png(fig, "phone", dpi)
     widths = [int.from_bytes(b[16:20], "big") // density for b in (wide, phone)]
     if encode:
         wide, phone = (base64.b64encode(b).decode() for b in (wide, phone))

@@ -8,7 +8,12 @@ import numpy as np
 
 from lindiff._validate import _array
 from lindiff.denoiser import LinearDenoiser, _check_den, _check_denoiser
-from lindiff.gaussian import Gaussian, _check_gaussian, _variance_outside
+from lindiff.gaussian import (
+    Gaussian,
+    _check_gaussian,
+    _variance_along,
+    _variance_outside,
+)
 from lindiff.schedule import Schedule, _check_schedule
 from lindiff._docs import fill
 
@@ -72,8 +77,60 @@ def _test_loss(den: LinearDenoiser, rho: Gaussian) -> np.ndarray:
     return den._loss_gaussian(rho)
 
 
-# nbval/pytest must not collect the loss function above as a test.
+def test_losses(dens, sched: Schedule, rho: Gaussian) -> np.ndarray:
+    """The test losses of several denoisers fitted to one training set, shape
+    ``(len(dens), T)`` (chapter 9's grids of regularizers).
+
+    Denoisers of :func:`~lindiff.denoiser.fit_linear_denoiser` fitted to the same
+    training set, with any weight decay or training time, share its eigenbasis: the
+    variances of ``rho`` along that basis and off it, the O(d r r_rho) part of
+    :func:`test_loss`, are computed once, and each denoiser then costs O(T r). Row ``i``
+    is ``test_loss(dens[i], sched, rho)``, by the same arithmetic.
+
+    Parameters
+    ----------
+    dens : sequence of LinearDenoiser
+        At least one, all with the eigenbasis and mean of the first.
+    {sched_fitted}
+    {rho}
+
+    Returns
+    -------
+    ndarray, shape (len(dens), T)
+        Row ``i``: ``L_t`` of ``dens[i]``, index ``t - 1`` for step ``t``.
+    """
+    dens = list(dens) if isinstance(dens, (list, tuple)) else None
+    if not dens:
+        raise ValueError("dens: expected a non-empty list of LinearDenoiser")
+    first = dens[0]
+    for i, den in enumerate(dens):
+        if not isinstance(den, LinearDenoiser):
+            raise ValueError(
+                "dens: expected LinearDenoisers (fit_linear_denoiser), entry "
+                f"{i} is {type(den).__name__}"
+            )
+        _check_denoiser(den, sched)
+        _check_den(den, rho)
+        same = (
+            den.basis is first.basis
+            or (
+                den.basis.shape == first.basis.shape
+                and np.array_equal(den.basis, first.basis)
+            )
+        ) and np.array_equal(den.mean, first.mean)
+        if not same:
+            raise ValueError(
+                "dens: expected denoisers fitted to one training set, entry "
+                f"{i} has another eigenbasis or mean than entry 0"
+            )
+    q = _variance_along(rho, first.basis)
+    q_null = _variance_outside(rho, first.basis, along=q) if first.n_null else 0.0
+    return np.array([d._loss_from_moments(q, q_null, rho.mean - d.mean) for d in dens])
+
+
+# nbval/pytest must not collect the loss functions above as tests.
 test_loss.__test__ = False
+test_losses.__test__ = False
 
 
 def optimal_loss(rho: Gaussian, sched: Schedule) -> np.ndarray:

@@ -161,6 +161,26 @@ def losses(ax, t, test, train, best, title=None, ylabel="$L_t$"):
     ax.legend()
 
 
+def _common_limits(figures) -> None:
+    """Give panel ``i`` of every figure the union of the limits its figures chose, for
+    figures with the same number of panels and the same scales."""
+    if not figures or len({len(f.axes) for f in figures}) != 1:
+        return
+    for i in range(len(figures[0].axes)):
+        axes = [f.axes[i] for f in figures]
+        for get, put, scale in (
+            ("get_xlim", "set_xlim", "get_xscale"),
+            ("get_ylim", "set_ylim", "get_yscale"),
+        ):
+            if len({getattr(ax, scale)() for ax in axes}) != 1:
+                continue
+            limits = np.array([getattr(ax, get)() for ax in axes])
+            flipped = limits[0, 0] > limits[0, 1]
+            low, high = limits.min(), limits.max()
+            for ax in axes:
+                getattr(ax, put)((high, low) if flipped else (low, high))
+
+
 class Explorer:
     """A figure for every combination of a few control values, switched in the page by
     sliders and menus: an explorer that responds without a kernel.
@@ -173,9 +193,14 @@ class Explorer:
     numbers give a slider, strings a menu. A combination that draws nothing shows what
     it printed. The HTML (text/html) holds the images as data URIs and a small script,
     and works in a static page and in Jupyter alike; ``weight`` is its size in bytes.
+    ``fixed_axes``: every figure gets the same limits on each axis, the smallest that
+    hold what every figure drew there (when all figures have the same panels), so that
+    moving a control shows the change, not a new scale.
     """
 
-    def __init__(self, draw, controls: dict, title: str = "explorer"):
+    def __init__(
+        self, draw, controls: dict, title: str = "explorer", fixed_axes: bool = True
+    ):
         import contextlib
         import io
         import itertools
@@ -188,24 +213,31 @@ class Explorer:
         shown = []
 
         def capture(*args, **kwargs):
-            fig = plt.gcf()
-            png, meta = figure_png(fig, density=1)
-            plt.close(fig)
-            shown.append((png, meta["phone"]))
+            shown.append(plt.gcf())
 
         real_show = plt.show
         plt.show = capture
+        figures = []
         try:
             for combo in itertools.product(*(controls[n][1] for n in names)):
                 shown.clear()
                 out = io.StringIO()
                 with contextlib.redirect_stdout(out):
                     draw(**dict(zip(names, combo)))
-                self.frames.append(shown[-1][0] if shown else None)
-                self.phones.append(shown[-1][1] if shown else None)
+                for fig in shown[:-1]:
+                    plt.close(fig)
+                figures.append(shown[-1] if shown else None)
                 self.messages.append(out.getvalue().strip())
         finally:
             plt.show = real_show
+        if fixed_axes:
+            _common_limits([f for f in figures if f is not None])
+        for fig in figures:
+            png, meta = figure_png(fig, density=1) if fig else (None, {"phone": None})
+            self.frames.append(png)
+            self.phones.append(meta["phone"])
+            if fig:
+                plt.close(fig)
 
     def _repr_html_(self) -> str:
         import base64

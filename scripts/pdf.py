@@ -54,7 +54,9 @@ ARTICLE = """() => {
     img.setAttribute('src', art.querySelectorAll('img')[i].src);
     img.removeAttribute('loading');
   });
-  copy.querySelectorAll('.headerlink, .toggle-details, button')
+  // no buttons, and no scripts: an explorer's would point its image at its page's
+  // relative addresses (paper shows the first figure, its controls hidden)
+  copy.querySelectorAll('.headerlink, .toggle-details, button, script')
     .forEach(e => e.remove());
   return copy.innerHTML;
 }"""

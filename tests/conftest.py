@@ -57,13 +57,17 @@ def sched():
 
 
 # The smallest text a figure may show, in pt as displayed (tests of the stored figures
-# and the browser check).
+# and the browser check), and its smallest glyph: one level of mathtext's sub- and
+# superscripts, fractions and limits (0.7 of the text) below it, not two.
 MIN_FONT_PT = 8.0
+MIN_GLYPH_PT = 0.7 * MIN_FONT_PT - 1e-9  # a script of 8 pt text, 5.6 pt, passes
 
 
-def shown_pt(stamp: dict, natural_px: float, shown_px: float) -> float:
+def shown_pt(
+    stamp: dict, natural_px: float, shown_px: float, key: str = "min_font_pt"
+) -> float:
     """The smallest text of a figure in pt as displayed: the font it was drawn with
-    (``stamp``, from lindiff.layout.figure_stamp) at ``stamp["dpi"]`` pixels per inch,
-    an image ``natural_px`` pixels wide shown ``shown_px`` CSS pixels wide (96 per
-    inch, 72 pt per inch)."""
-    return stamp["min_font_pt"] * stamp["dpi"] / 96 * shown_px / natural_px
+    (``stamp``, from lindiff.layout.figure_stamp; with ``key="min_glyph_pt"`` its
+    smallest glyph) at ``stamp["dpi"]`` pixels per inch, an image ``natural_px`` pixels
+    wide shown ``shown_px`` CSS pixels wide (96 per inch, 72 pt per inch)."""
+    return stamp[key] * stamp["dpi"] / 96 * shown_px / natural_px

@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import MIN_FONT_PT, shown_pt
+from conftest import MIN_FONT_PT, MIN_GLYPH_PT, shown_pt
 
 pytestmark = pytest.mark.browser
 
@@ -131,8 +131,9 @@ def _image_bytes(src: str) -> bytes:
 
 
 def _small_text(figures: list[dict], width: int) -> list[str]:
-    """Figures whose smallest text shows under MIN_FONT_PT at this width: the font the
-    figure was drawn with (its stamp) times the scale it is displayed at."""
+    """Figures whose smallest text shows under MIN_FONT_PT at this width, or whose
+    smallest glyph (mathtext's scripts) under MIN_GLYPH_PT: the sizes the figure was
+    drawn with (its stamp) times the scale it is displayed at."""
     from lindiff import layout
 
     bad = []
@@ -147,6 +148,9 @@ def _small_text(figures: list[dict], width: int) -> list[str]:
         pt = shown_pt(stamp, f["natural"], f["shown"])
         if pt < MIN_FONT_PT:
             bad.append(f"{name}: {pt:.1f} pt at {width} px ({stamp['layout']} drawing)")
+        glyph = shown_pt(stamp, f["natural"], f["shown"], "min_glyph_pt")
+        if glyph < MIN_GLYPH_PT:
+            bad.append(f"{name}: a glyph of {glyph:.1f} pt at {width} px")
     return bad
 
 
@@ -272,7 +276,8 @@ def _check_phone(page, report: dict, shot: Path) -> None:
     report["phone_width"] = page.evaluate("() => document.documentElement.scrollWidth")
     # on a phone, what is wider than the column must scroll in its own box, not be cut
     report["clipped"] += page.evaluate(_CUT)
-    report["small"] += _small_text(page.evaluate(_FIGURES), 390)
+    figures = page.evaluate(_FIGURES)
+    report["small"] += _small_text(figures, 390)
     phone = shot.parent / "390" / shot.name
     phone.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(phone), full_page=True)
@@ -321,24 +326,32 @@ def test_page(browser, server, page, how):
 
 
 # Every control of every explorer (lindiff.plot.Explorer) is moved to another value; the
-# figure (or the note shown instead of it) must change, without a kernel.
-_EXPLORE = """() => {
+# figure (or the note shown instead of it) must change, without a kernel, and the frame
+# shown must load.
+_EXPLORE = """async () => {
   const report = [];
-  document.querySelectorAll('.lp-explorer').forEach((root, n) => {
+  const roots = Array.from(document.querySelectorAll('.lp-explorer'));
+  for (const [n, root] of roots.entries()) {
     const img = root.querySelector('img');
     const note = root.querySelector('.lp-note');
     const state = () => img.src + '|' + note.textContent;
-    root.querySelectorAll('[data-control]').forEach(field => {
+    for (const field of root.querySelectorAll('[data-control]')) {
       const before = state();
       const size = field.tagName === 'SELECT'
         ? field.options.length : Number(field.max) + 1;
       field.value = String((Number(field.value) + 1) % size);
       field.dispatchEvent(new Event('input'));
       field.dispatchEvent(new Event('change'));
+      // the frame shown now (a file in the built site) must load
+      let loaded = true;
+      if (!root.classList.contains('lp-empty')) {
+        img.loading = 'eager';
+        loaded = await img.decode().then(() => img.naturalWidth > 0, () => false);
+      }
       report.push({explorer: n, control: field.dataset.control, size,
-                   changed: state() !== before});
-    });
-  });
+                   changed: state() !== before, loaded, src: img.src.slice(-40)});
+    }
+  }
   return report;
 }"""
 
@@ -362,6 +375,8 @@ def test_explorers_respond_without_a_kernel(browser, page):
     assert report, f"{page.name}: an explorer without controls"
     still = [r for r in report if r["size"] > 1 and not r["changed"]]
     assert still == [], f"{page.name}: controls that change nothing: {still}"
+    lost = [r for r in report if not r["loaded"]]
+    assert lost == [], f"{page.name}: frames that did not load: {lost}"
 
 
 def test_every_chapter_has_an_explorer_and_no_widget_manager():
@@ -370,7 +385,7 @@ def test_every_chapter_has_an_explorer_and_no_widget_manager():
         text = page.read_text(encoding="utf-8", errors="ignore")
         assert "embed-amd" not in text and "widget-view+json" not in text, page.name
     built = {p.name for p in EXPLORER_PAGES}
-    for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
+    for nb in sorted((ROOT / "chapters").glob("[0-9]*.ipynb")):  # not the appendix
         assert f"{nb.stem}.html" in built, f"{nb.name}: no explorer in the page"
 
 
@@ -441,7 +456,7 @@ def test_a_screen_fetches_only_its_own_drawings(browser, page, width):
     )
     other = "lp-desktop" if width < 650 else "lp-phone"
     own = "lp-phone" if width < 650 else "lp-desktop"
-    # the drawings stored as files (an explorer's frames are inline)
+    # the drawings stored as files (the explorers' frames too, in the built site)
     files = "els => els.map(e => e.src).filter(s => !s.startsWith('data:'))"
     srcs = {
         kind: set(tab.eval_on_selector_all(f"img.{kind}", files))

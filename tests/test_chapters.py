@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import MIN_FONT_PT, shown_pt
+from conftest import MIN_FONT_PT, MIN_GLYPH_PT, shown_pt
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [ROOT / "intro.ipynb"] + sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -151,11 +151,12 @@ def _figures(nb):
                 yield f"explorer frame {n}", base64.b64decode(frame), None
 
 
-def _reading_size(stamp, png, layout):
-    """The smallest text of a figure in pt as shown in the column of ``layout``."""
+def _reading_size(stamp, png, layout, key="min_font_pt"):
+    """The smallest text (``key="min_glyph_pt"``: glyph) of a figure in pt as shown in
+    the column of ``layout``."""
     natural = int.from_bytes(png[16:20], "big")
     css = natural * 96 / stamp["dpi"]  # the width it is drawn for, in CSS px
-    return shown_pt(stamp, natural, min(css, COLUMN_PX[layout]))
+    return shown_pt(stamp, natural, min(css, COLUMN_PX[layout]), key)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -175,6 +176,10 @@ def test_every_figure_reads_at_the_size_shown(path):
         size = _reading_size(stamp, png, stamp["layout"])
         assert size >= MIN_FONT_PT, (
             f"{where}: text of {size:.1f} pt ({stamp['layout']})"
+        )
+        glyph = _reading_size(stamp, png, stamp["layout"], "min_glyph_pt")
+        assert glyph >= MIN_GLYPH_PT, (
+            f"{where}: a glyph of {glyph:.1f} pt ({stamp['layout']})"
         )
         seen += 1
     assert seen > 0
@@ -201,6 +206,32 @@ def test_the_reading_size_check_fails_on_a_figure_too_wide_or_too_small():
     assert sizes[lp.COLUMN, 9] >= MIN_FONT_PT
     assert sizes[9.5, 9] < MIN_FONT_PT  # shrunk to the column: 6.6 pt
     assert sizes[lp.COLUMN, 7] < MIN_FONT_PT
+
+
+def test_the_glyph_check_sees_what_mathtext_shrinks():
+    """A label at 9 pt reads; its subscript (one level, 6.3 pt) passes; a subscript of
+    a subscript or a fraction in a subscript (4.4 pt) fails."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lindiff import layout
+    from lindiff import plot as lp
+
+    lp.use_style()
+    glyphs = {}
+    for label in ["$L_t$", "$x_{t_1}$", r"$e^{\frac{1}{2}}$"]:
+        fig, ax = plt.subplots(figsize=(lp.COLUMN, 3))
+        ax.plot([1, 2, 3], [1, 4, 9])
+        ax.set_ylabel(label, fontsize=9)
+        png, meta = layout.figure_png(fig)
+        plt.close(fig)
+        stamp = layout.figure_stamp(png)
+        glyphs[label] = _reading_size(stamp, png, "desktop", "min_glyph_pt")
+    assert glyphs["$L_t$"] >= MIN_GLYPH_PT
+    assert glyphs["$x_{t_1}$"] < MIN_GLYPH_PT
+    assert glyphs[r"$e^{\frac{1}{2}}$"] < MIN_GLYPH_PT
 
 
 def test_every_reference_links_to_its_source():

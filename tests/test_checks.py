@@ -470,10 +470,11 @@ def _mean_se(table):
     return x.mean(axis=1), x.std(axis=1, ddof=1) / np.sqrt(x.shape[1])
 
 
-@pytest.mark.parametrize("factor", [1.0, 1.2, 1 / 1.2])
-def test_chapter_8_control_check_catches_a_memorization_ratio_20_percent_off(factor):
+@pytest.mark.parametrize("factor", [1.0, 1.05, 1 / 1.05, 1.2, 1 / 1.2])
+def test_chapter_8_control_check_catches_a_memorization_ratio_5_percent_off(factor):
     # the chapter's comparison of the Adam-trained linear model's median distance ratio
-    # with the closed form's where the training set spans the space (N >= 2d)
+    # with the closed form's where the training set spans the space (N >= 2d): equal
+    # within the 2% that Adam's finite training leaves
     run, seeds = _network_run()
     table = [
         [
@@ -484,7 +485,7 @@ def test_chapter_8_control_check_catches_a_memorization_ratio_20_percent_off(fac
         if key[1] >= 2 * key[0]
     ]
     mean, se = _mean_se(table)
-    check = lc.t_agreement(mean, se, seeds, 1.0)
+    check = lc.t_agreement(mean, se, seeds, 1.0, allowance=0.02)
     (assert_passes if factor == 1.0 else assert_fails)(check)
 
 

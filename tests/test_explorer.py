@@ -49,3 +49,23 @@ def test_plt_show_is_restored_after_a_failure():
     except ValueError:
         pass
     assert plt.show is show
+
+
+def test_every_frame_shares_the_axes_limits_unless_asked_not_to():
+    """Moving a control must show the change, not a new scale: with ``fixed_axes`` the
+    slopes 0.5 and 2 are drawn on the same y range (that of the steeper line), without
+    it each on its own."""
+    drawn = []
+
+    def slope(a=1.0):
+        fig, ax = plt.subplots(figsize=(2, 1.5))
+        ax.plot([0, 1], [0, a])
+        drawn.append(ax)
+        plt.show()
+
+    for fixed in (True, False):
+        drawn.clear()
+        lp.Explorer(slope, {"a": ("slope", [0.5, 2.0])}, "t", fixed_axes=fixed)
+        limits = [ax.get_ylim() for ax in drawn]
+        assert (limits[0] == limits[1]) is fixed, limits
+        assert limits[1][1] > 2.0  # the steeper line fits in every case

@@ -129,3 +129,42 @@ def test_a_legend_put_under_the_axes_is_laid_out_again_for_the_phone():
     png, meta = layout.figure_png(fig)
     assert layout.figure_stamp(png)["problems"] == []
     assert layout.figure_stamp(meta["phone"])["problems"] == []
+
+
+def test_panels_are_lettered_in_reading_order_and_only_once():
+    fig, axes = plt.subplots(2, 2, figsize=(lp.COLUMN, 4))
+    for ax in axes.flat:
+        _lines(ax)
+    axes[0, 1].set_title("spectrum")
+    axes[1, 1].imshow(np.eye(3))  # an image is not a panel a caption letters
+    layout.figure_png(fig)
+    layout.figure_png(fig)  # drawn again: no second letter
+
+    def letters(ax):
+        return [t.get_text() for t in ax.texts]
+
+    assert letters(axes[0, 0]) == ["(a)"] and letters(axes[1, 0]) == ["(c)"]
+    assert letters(axes[0, 1]) == ["(b)"] and axes[0, 1].get_title() == "spectrum"
+    assert letters(axes[1, 1]) == []
+    one, ax = plt.subplots()
+    _lines(ax)
+    layout.figure_png(one)
+    assert letters(ax) == []  # a single panel needs no letter
+
+
+def test_a_tall_grid_keeps_two_columns_on_a_phone_and_its_labels():
+    """Twelve panels in three rows of four would stack into twelve rows (about 3.4
+    screens); on a phone they keep two columns, every panel that starts a row has the
+    y label of its row, and the drawing stays within PHONE_HEIGHT."""
+    fig, axes = plt.subplots(3, 4, figsize=(lp.COLUMN, 6.6), sharey="row")
+    for row in axes:
+        for ax in row:
+            _lines(ax)
+        row[0].set_ylabel("loss")
+    png, meta = layout.figure_png(fig)
+    phone = meta["phone"]
+    height = int.from_bytes(phone[20:24], "big") / layout.DENSITY / 96
+    assert height <= layout.PHONE_HEIGHT
+    stamp = layout.figure_stamp(phone)
+    assert stamp["problems"] == []
+    assert [ax.get_ylabel() for ax in axes[:, 1]] == ["", "", ""]  # restored

@@ -140,3 +140,30 @@ def test_missing_variance_and_null_mass():
     assert ld.null_mass(den, rho) > ld.missing_variance(den, rho)
     full = ld.fit_linear_denoiser(rho.sample(50, rng), SCHED)
     assert ld.null_mass(full, rho) == 0.0
+
+
+def test_test_losses_of_one_training_set_are_its_test_loss_row_by_row():
+    """ld.test_losses computes the population's variances in the training set's
+    eigenbasis once for a grid of regularizers; every row must equal ld.test_loss of
+    the same denoiser (the same arithmetic: equal to the last bit), for N < d (null
+    directions) and N > d. Denoisers of another training set are refused."""
+    rng = np.random.default_rng(5)
+    rho = ld.power_law_gaussian(12, 1.0, rng)
+    for N in (5, 40):
+        emp = ld.Gaussian.from_samples(rho.sample(N, rng))
+        dens = [ld.fit_linear_denoiser(emp, SCHED, weight_decay=g) for g in (0, 0.1)]
+        dens += [ld.fit_linear_denoiser(emp, SCHED, train_time=10.0)]
+        dens += [
+            ld.fit_linear_denoiser(
+                emp, SCHED, weight_decay=0.01, regularization="step-scaled"
+            )
+        ]
+        rows = ld.test_losses(dens, SCHED, rho)
+        assert rows.shape == (4, SCHED.T)
+        for den, row in zip(dens, rows):
+            assert np.array_equal(row, ld.test_loss(den, SCHED, rho))
+    other = ld.fit_linear_denoiser(rho.sample(40, rng), SCHED)
+    with pytest.raises(
+        ValueError, match="dens: expected denoisers fitted to one training set, entry 1"
+    ):
+        ld.test_losses([dens[0], other], SCHED, rho)
