@@ -8,9 +8,10 @@ the network, the console shows no error, MathJax has typeset every equation
 has rendered; at 390 px the page must be no wider than the screen, and at 1280 and
 390 px no formula, code block or table may be cut by a box that cannot scroll. At both
 widths every figure shown must display its smallest text at 8 pt or more (the font it
-was drawn with, read from the PNG, times the scale it is shown at), and a screen may
-fetch only the drawings meant for its width. Every control of every explorer must
-change its figure, and the whole book must print to one PDF
+was drawn with, read from the PNG, times the scale it is shown at), a screen may
+fetch only the drawings meant for its width, and a phone's first load of a page fetches
+at most 1.2 MB (gzip), of which the page's HTML at most 300 kB. Every control of every
+explorer must change its figure, and the whole book must print to one PDF
 (``scripts/pdf.py``) with every equation and figure. The layout at 390 px and the
 screenshots are taken from the page as opened from disk (the served copy lays out the
 same): screenshots at 1280 px and 390 px land in ``_build/screenshots`` (and its
@@ -467,6 +468,39 @@ def test_a_screen_fetches_only_its_own_drawings(browser, page, width):
     wrong = srcs[other] & set(fetched)
     assert wrong == set(), f"{page.name}: {len(wrong)} {other} drawings fetched"
     assert srcs[own] <= set(fetched), f"{page.name}: {own} drawings not fetched"
+
+
+# What a phone fetches on the first load of a page (390 px, as a static host sends it,
+# gzip): at most this much in all, and this much of it the page's own HTML.
+FIRST_LOAD_MB, HTML_KB = 1.2, 300
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(HTML)) for p in PAGES])
+def test_a_phone_loads_a_page_in_at_most_1_2_mb(browser, page):
+    """Every file the browser fetches while loading the page at 390 x 844 px (the
+    figures of the first screen included, no scrolling), each counted at its gzip size
+    (level 6, what a static host sends)."""
+    import gzip
+    from urllib.parse import unquote
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    fetched = []
+    tab.on("request", lambda r: fetched.append(r.url))
+    tab.goto(page.as_uri(), wait_until="load")
+    tab.wait_for_timeout(500)
+    context.close()
+    sizes = {}
+    for url in dict.fromkeys(fetched):
+        path = Path(unquote(urlparse(url).path))
+        if url.startswith("file:") and path.is_file():
+            sizes[path.name] = len(gzip.compress(path.read_bytes(), 6))
+    total = sum(sizes.values())
+    top = sorted(sizes.items(), key=lambda kv: -kv[1])[:4]
+    assert total <= FIRST_LOAD_MB * 1e6, f"{page.name}: {total / 1e6:.2f} MB: {top}"
+    assert sizes[page.name] <= HTML_KB * 1e3, (
+        f"{page.name}: its HTML is {sizes[page.name] / 1e3:.0f} kB"
+    )
 
 
 def test_the_source_archive_is_built_and_linked():
