@@ -21,9 +21,9 @@ class _PhoneLayout:
     :data:`PHONE_HEIGHT` keeps two columns of panels instead of one (small multiples).
     Images keep their aspect; each plot is at least 80% (in a drawing still too tall,
     60%) and at most 125% as tall as before. Tick labels hidden by
-    shared axes are shown again, and a panel that starts a row of the phone's grid
-    without a y label takes that of its row's first panel; in columns narrower than
-    drawn, a title or x label wider than its panel breaks onto two lines. The grid,
+    shared axes are shown again. In columns narrower than drawn, a title or x label
+    wider than its panel breaks onto two lines, and a panel that starts a row of the
+    phone's grid without a y label takes that of its row's first panel. The grid,
     labels and size are restored on exit. ``widen=False``: one column as before, however
     tall (``widened`` says whether two columns were used)."""
 
@@ -88,7 +88,7 @@ class _PhoneLayout:
             fig.set_size_inches(self.width, h * max(self.width / w, 0.8))
             for ax in fig.axes:
                 width = (ax.get_position().width * self.width - 0.1) * fig.dpi
-                self._wrap(ax, width)
+                self._wrap_labels(ax, width)
             return fig
         nrows, ncols = next(iter(placed.values())).get_gridspec().get_geometry()
         pw, ph = w / ncols, h / nrows
@@ -123,13 +123,13 @@ class _PhoneLayout:
                 # the panel's share of the width, less its y labels' margin
                 panel = (cols.stop - cols.start) * self.width / k
                 width = (panel - 0.6) * fig.dpi
-                self._wrap(ax, width)
+                self._wrap_labels(ax, width)
                 bare = not self.labels[ax] and ax.get_aspect() == "auto"
                 if cols.start == 0 and bare:
                     ax.set_ylabel(first[placed[ax].rowspan.start])
         return fig
 
-    def _wrap(self, ax, width: float) -> None:
+    def _wrap_labels(self, ax, width: float) -> None:
         """Wrap the title and x label of ``ax`` to ``width`` pixels (kept for exit)."""
         for text in (ax.title, ax.xaxis.label):
             self.texts[text] = text.get_text()

@@ -111,14 +111,8 @@ def test_losses(dens, sched: Schedule, rho: Gaussian) -> np.ndarray:
             )
         _check_denoiser(den, sched)
         _check_den(den, rho)
-        same = (
-            den.basis is first.basis
-            or (
-                den.basis.shape == first.basis.shape
-                and np.array_equal(den.basis, first.basis)
-            )
-        ) and np.array_equal(den.mean, first.mean)
-        if not same:
+        same_basis = np.array_equal(den.basis, first.basis)
+        if not (same_basis and np.array_equal(den.mean, first.mean)):
             raise ValueError(
                 "dens: expected denoisers fitted to one training set, entry "
                 f"{i} has another eigenbasis or mean than entry 0"
