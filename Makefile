@@ -40,7 +40,7 @@ help:
 	@echo "make outputs re-execute the chapters in place (review the diff, then commit)"
 	@echo "make bench   run the benchmark scripts (they print measured ratios)"
 	@echo "make experiments  re-run the experiments/ scripts (results/ files, minutes)"
-	@echo "make pdf     build the book, then print it to one PDF (_build/book.pdf)"
+	@echo "make pdf     build the book and its PDF (_build/html/book.pdf), failing without Chromium"
 	@echo "make margins measure every rounding check's margin under several BLAS kernels"
 
 setup: $(PY_OK) $(WEB_OK) $(DATA_OK)
@@ -78,6 +78,7 @@ book: setup
 	$(ONE_THREAD) $(BIN)/python scripts/chapters.py render --out _build/src $(BY_LENGTH)
 	$(BIN)/jupyter-book build _build/src --path-output . $(STRICT)
 	$(BIN)/python scripts/archive.py --out _build/html/book-source.zip
+	$(BIN)/python scripts/pdf.py --optional --html _build/html --out _build/html/book.pdf
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/$(BOOK)"
 
@@ -87,10 +88,13 @@ build: setup
 	rm -rf _build
 	$(BIN)/jupyter-book build . $(STRICT)
 	$(BIN)/python scripts/archive.py --out _build/html/book-source.zip
+	$(BIN)/python scripts/pdf.py --optional --html _build/html --out _build/html/book.pdf
 
-# One PDF of the whole book, printed by the Chromium the browser check drives.
+# One PDF of the whole book, printed by the Chromium the browser check drives (make book
+# and make build print it into the site, _build/html/book.pdf, when Chromium is there).
 pdf: book
-	$(BIN)/python scripts/pdf.py --html _build/html --out _build/book.pdf
+	test -f _build/html/book.pdf || \
+	  $(BIN)/python scripts/pdf.py --html _build/html --out _build/html/book.pdf
 
 # The steps run one after the other even under `make -j` (the strict build removes _build,
 # which the browser check reads); each step may use both cores itself. Each notebook is

@@ -1,15 +1,15 @@
 """What every built page carries and how it loads: the book's version and build date in
-the footer; no icon script (the theme's Font Awesome script, 1.5 MB, 0.54 MB
-compressed, redraws as SVG the icons its style sheet already draws from the web font);
-the figures loaded lazily, so that a phone does not fetch the desktop drawing of each
-figure (hidden by the style sheet) nor a desktop the phone's; and the frames of the
-explorers stored as image files next to the others instead of inside the page (a page
-then carries only their addresses, and a frame is fetched when a control first shows
-it; the notebooks keep them inline, so that an explorer works in Jupyter too). What no
-reader fetches is left out of the site: the themes' source maps, the message catalogues
-of languages other than the book's (used while building), and the outputs of the
-notebooks offered for download (their figures are on the page; the downloaded notebook
-makes them again when run)."""
+the footer; the whole book's PDF in the download menu of its header; no icon script
+(the theme's Font Awesome script, 1.5 MB, 0.54 MB compressed, redraws as SVG the icons
+its style sheet already draws from the web font); the figures loaded lazily, so that a
+phone does not fetch the desktop drawing of each figure (hidden by the style sheet) nor
+a desktop the phone's; and the frames of the explorers stored as image files next to
+the others instead of inside the page (a page then carries only their addresses, and a
+frame is fetched when a control first shows it; the notebooks keep them inline, so that
+an explorer works in Jupyter too). What no reader fetches is left out of the site: the
+themes' source maps, the message catalogues of languages other than the book's (used
+while building), and the outputs of the notebooks offered for download (their figures
+are on the page; the downloaded notebook makes them again when run)."""
 
 import base64
 import datetime
@@ -27,6 +27,19 @@ _ICONS = re.compile(
 )
 _FIGURE = re.compile(r'<img (?=[^>]*class="[^"]*\blp-(?:desktop|phone)\b)')
 _INLINE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+# The page's download menu, and the item added to it: the whole book as one PDF
+# (scripts/pdf.py, printed into the site by make book).
+_MENU = re.compile(
+    r'<div class="dropdown dropdown-download-buttons">.*?<ul class="dropdown-menu">',
+    re.S,
+)
+_PDF_ITEM = (
+    '<li><a href="{root}/book.pdf" class="btn btn-sm dropdown-item" '
+    'title="The whole book as one PDF" data-bs-placement="left" '
+    'data-bs-toggle="tooltip"><span class="btn__icon-container">'
+    '<i class="fas fa-book"></i></span>'
+    '<span class="btn__text-container">book.pdf</span></a></li>'
+)
 _SOURCE_MAP = re.compile(r"\n?/[/*]# sourceMappingURL=\S+?(?: \*/)?\s*$")
 
 
@@ -46,13 +59,16 @@ def _footer(app, config):
 
 
 def rewrite(html: str, images: Path | None = None, page: Path | None = None) -> str:
-    """A page's HTML without the icon script and with its figures loaded lazily; with
-    ``images`` (a folder) and ``page`` (the page's path), every inline PNG written to
-    ``images`` (named by its content's hash) and referred to by its relative address."""
+    """A page's HTML without the icon script, with its figures loaded lazily and the
+    whole book's PDF in its download menu; with ``images`` (a folder) and ``page`` (the
+    page's path), every inline PNG written to ``images`` (named by its content's hash)
+    and referred to by its relative address."""
     html = _ICONS.sub("", html)
     html = _FIGURE.sub('<img loading="lazy" decoding="async" ', html)
     if images is None:
         return html
+    root = Path(os.path.relpath(images.parent, page.parent)).as_posix()
+    html = _MENU.sub(lambda m: m.group(0) + _PDF_ITEM.format(root=root), html, count=1)
     base = Path(os.path.relpath(images, page.parent)).as_posix()
 
     def store(match):

@@ -14,18 +14,19 @@ PHONE_HEIGHT = 1.5 * 844 / _PX_PER_INCH
 
 
 class _PhoneLayout:
-    """``fig`` redrawn ``width`` inches wide. The panels of its grid keep their rows
-    and are cut into blocks of as many columns as fit (and split no panel), one block
-    under the other: a row of three panels becomes a column of three; in a grid, each
-    column keeps its panels together. A drawing that would be taller than
-    :data:`PHONE_HEIGHT` keeps two columns of panels instead of one (small multiples).
-    Images keep their aspect; each plot is at least 80% (in a drawing still too tall,
-    60%) and at most 125% as tall as before. Tick labels hidden by
+    """``fig`` redrawn ``width`` inches wide. The panels of its grid are cut into
+    blocks of as many columns as fit (and split no panel): a row of three panels
+    becomes a column of three. In a grid of plots each row's blocks follow one another,
+    so the panels keep their reading order; in a grid of images the blocks of columns
+    stand one under the other, each column keeping its title. A drawing that would be
+    taller than :data:`PHONE_HEIGHT` takes more columns (two, or panels down to 80% of
+    their width). Images keep their aspect; each plot is at least 80% (in a drawing
+    still too tall, 60%) and at most 125% as tall as before. Tick labels hidden by
     shared axes are shown again. In columns narrower than drawn, a title or x label
     wider than its panel breaks onto two lines, and a panel that starts a row of the
     phone's grid without a y label takes that of its row's first panel. The grid,
-    labels and size are restored on exit. ``widen=False``: one column as before, however
-    tall (``widened`` says whether two columns were used)."""
+    labels and size are restored on exit. ``widen=False``: the columns that fit,
+    however tall (``widened`` says whether more were used)."""
 
     def __init__(self, fig, width: float, widen: bool = True):
         self.fig, self.width, self.widen = fig, width, widen
@@ -34,13 +35,26 @@ class _PhoneLayout:
     def _plan(self, placed, nrows, ncols, pw, ph, k):
         """The phone's grid with blocks of ``k`` columns: ``(layout, heights, plots)``,
         where ``layout`` lists ``(ax, rows, cols)``, ``heights`` the rows' heights and
-        ``plots`` which rows hold a plot (not only images)."""
+        ``plots`` which rows hold a plot (not only images). A grid of images is cut
+        into blocks of columns, one under the other (each column keeps its title); a
+        grid with plots, each in one row, is cut row by row, so that the panels keep
+        their reading order (and their letters)."""
         blocks = -(-ncols // k)
+        rowwise = any(ax.get_aspect() == "auto" for ax in placed) and all(
+            len(s.rowspan) == 1 for s in placed.values()
+        )
         layout, extra = [], 0
         for ax, s in placed.items():
             b = s.colspan.start // k
             if _within(s, k):
-                rows = slice(b * nrows + s.rowspan.start, b * nrows + s.rowspan.stop)
+                if rowwise:
+                    rows = slice(
+                        s.rowspan.start * blocks + b, s.rowspan.start * blocks + b + 1
+                    )
+                else:
+                    rows = slice(
+                        b * nrows + s.rowspan.start, b * nrows + s.rowspan.stop
+                    )
                 cols = slice(s.colspan.start - b * k, s.colspan.stop - b * k)
                 layout.append((ax, rows, cols))
             else:  # across blocks: rows of its own, the full width, at the end
@@ -100,12 +114,16 @@ class _PhoneLayout:
         ]
         k = next((k for k in fits if k <= widest), widest)
         layout, heights, plots = self._plan(placed, nrows, ncols, pw, ph, k)
-        wider = [j for j in fits if k < j <= 2]
         if heights.sum() > PHONE_HEIGHT and self.widen:
-            if wider:
+            # the fewest more columns (of panels at least 80% as wide as drawn, or two)
+            # that bring the drawing within the height
+            most = max(2, int(self.width / (0.8 * pw) + 0.05))
+            for j in sorted(j for j in fits if k < j <= most):
                 self.widened = True
-                k = wider[-1]
+                k = j
                 layout, heights, plots = self._plan(placed, nrows, ncols, pw, ph, k)
+                if heights.sum() <= PHONE_HEIGHT:
+                    break
             room = 0.9 * PHONE_HEIGHT - heights[~plots].sum()  # labels take the rest
             if plots.any() and heights[plots].sum() > room:
                 shrink = max(room / heights[plots].sum(), 0.6 * ph / heights[plots][0])

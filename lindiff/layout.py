@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from lindiff._phone import _PX_PER_INCH, PHONE_HEIGHT, _PhoneLayout
+from lindiff._phone import _PX_PER_INCH, PHONE_HEIGHT, _PhoneLayout, _wrap
 
 __all__ = [
     "COLUMN",
@@ -29,6 +29,7 @@ __all__ = [
     "figure_png",
     "figure_stamp",
     "letter_panels",
+    "phone_layout",
     "PhoneFigures",
 ]
 
@@ -38,6 +39,8 @@ __all__ = [
 #: every figure is also drawn a second time, ``PHONE`` inches wide with its panels in
 #: the columns that fit (:func:`figure_png`), for narrow screens.
 COLUMN, PHONE = 7.0, 3.55
+#: The ``gid`` of a panel's letter.
+_LETTER = "lindiff-letter"
 #: Pixels stored per CSS pixel in a figure's PNG (sharp on high-density screens).
 DENSITY = 2
 
@@ -120,13 +123,59 @@ def _overlapping(axis, box) -> bool:
     return bool(np.any(ext[:-1, hi] - ext[1:, lo] > 0.5))
 
 
+def _sparse(inner, step: int):
+    """A tick formatter that labels every ``step``-th major tick as ``inner`` does and
+    leaves the others blank (their ticks stay)."""
+    from matplotlib.ticker import FixedFormatter
+
+    class Sparse(FixedFormatter):
+        def format_ticks(self, values):
+            labels = inner.format_ticks(values)
+            return [t if i % step == 0 else "" for i, t in enumerate(labels)]
+
+        def get_offset(self):
+            return inner.get_offset()
+
+    return Sparse([])
+
+
+def _cut(item, page) -> bool:
+    """Whether ``item`` (a text or a legend) reaches past the box ``page`` (by 1 px)."""
+    box = item.get_window_extent()
+    return (
+        box.x0 < page.x0 - 1
+        or box.x1 > page.x1 + 1
+        or box.y0 < page.y0 - 1
+        or box.y1 > page.y1 + 1
+    )
+
+
+def _crowded_titles(ax) -> list:
+    """The pairs ``(letter, title)`` of ``ax`` (its panel letter, see
+    :func:`letter_panels`) that touch or come closer than 2 px."""
+    letters = [t for t in ax.texts if t.get_gid() == _LETTER and t.get_visible()]
+    titles = [
+        t
+        for t in (ax.title, ax._left_title)
+        if t.get_visible() and t.get_text().strip()
+    ]
+    return [
+        (letter, title)
+        for letter in letters
+        for title in titles
+        if letter.get_window_extent().padded(2).overlaps(title.get_window_extent())
+    ]
+
+
 def tidy(fig, drawn: bool = False) -> None:
     """Lay out what the reader has to read, at the figure's present size: a legend
     inside its axes that covers drawn data moves to the first of eight places where it
     covers none, or else under the axes (below its x label; the figure grows by its
     height); a figure's legend below or above the panels that is wider than the figure
-    takes fewer columns; tick labels that overlap are thinned (fewer major ticks, no
-    minor labels on a log axis)."""
+    takes fewer columns; a title that reaches its panel's letter, or a title or x label
+    cut off at the figure's edge, breaks onto two lines;
+    tick labels that overlap are thinned (fewer major ticks, no
+    minor labels on a log axis), or else only every second or third one labelled."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
     if not drawn:  # ``drawn``: laid out as it is now (by figure_report)
@@ -202,6 +251,14 @@ def tidy(fig, drawn: bool = False) -> None:
             if legend.get_window_extent().width <= 0.98 * fig.bbox.width:
                 break
             legend.remove()
+    for ax in fig.axes:  # a title wider than its panel reaches its letter: two lines
+        for _, title in _crowded_titles(ax):
+            _wrap(title, ax.get_window_extent().width, fig._get_renderer())
+            moved = True
+        for text in (ax.title, ax.xaxis.label):  # past the figure's edge: two lines
+            if text.get_text().strip() and _cut(text, fig.bbox):
+                _wrap(text, 0, fig._get_renderer())
+                moved = True
     if moved:
         fig.draw_without_rendering()
     for ax in fig.axes:
@@ -217,6 +274,13 @@ def tidy(fig, drawn: bool = False) -> None:
                     break
                 if axis.get_scale() == "linear":
                     axis.set_major_locator(MaxNLocator(nbins=bins))
+            # ticks placed by hand or by decades: label every second (third) tick
+            inner = axis.get_major_formatter()
+            for step in (2, 3):
+                fig.draw_without_rendering()
+                if not _overlapping(axis, box):
+                    break
+                axis.set_major_formatter(_sparse(inner, step))
 
 
 def _smallest_glyph(text) -> float:
@@ -278,13 +342,7 @@ def figure_report(fig, warned: list | None = None) -> dict:
             continue
         if isinstance(item, Text) and not item.get_text().strip():
             continue
-        box = item.get_window_extent()
-        if (
-            box.x0 < page.x0 - 1
-            or box.x1 > page.x1 + 1
-            or box.y0 < page.y0 - 1
-            or box.y1 > page.y1 + 1
-        ):
+        if _cut(item, page):
             name = item.get_text() if isinstance(item, Text) else "a legend"
             problems.append(f"{name!r} is cut off at the edge of the figure")
     for n, ax in enumerate(fig.axes):
@@ -292,6 +350,10 @@ def figure_report(fig, warned: list | None = None) -> dict:
         for axis in (ax.xaxis, ax.yaxis):
             if _overlapping(axis, box):
                 problems.append(f"axes {n}: {axis.axis_name} tick labels overlap")
+        for letter, title in _crowded_titles(ax):
+            problems.append(
+                f"{letter.get_text()} touches its title {title.get_text()!r}"
+            )
     legends = [(ax.get_legend(), [ax]) for ax in fig.axes if ax.get_legend()]
     legends += [(leg, fig.axes) for leg in fig.legends]
     for legend, axes in legends:
@@ -415,8 +477,18 @@ def letter_panels(fig) -> None:
             ha="right",
             va="bottom",
             fontweight="bold",
+            gid=_LETTER,
         )
     fig._lindiff_lettered = True
+
+
+def phone_layout(fig, width: float = PHONE, widen: bool = True):
+    """A context manager: inside it ``fig`` is laid out as its phone drawing is
+    (``width`` inches wide, its panels in the columns that fit, at most
+    :data:`PHONE_HEIGHT` tall where more columns allow it); on exit the figure is as it
+    was. ``widen=False``: the columns that fit, however tall. :func:`figure_png` draws
+    the phone's PNG inside it."""
+    return _PhoneLayout(fig, width, widen)
 
 
 def figure_png(fig, encode: bool = False, density: int = DENSITY):
@@ -432,12 +504,12 @@ def figure_png(fig, encode: bool = False, density: int = DENSITY):
     dpi = density * _PX_PER_INCH
     letter_panels(fig)
     wide = _png(fig, "desktop", dpi)
-    phone_layout = _PhoneLayout(fig, PHONE)
-    with phone_layout:
+    laid_out = phone_layout(fig)
+    with laid_out:
         phone = _png(fig, "phone", dpi)
-    if phone_layout.widened and figure_stamp(phone)["problems"]:
-        # two columns did not fit this figure's labels: one column, however tall
-        with _PhoneLayout(fig, PHONE, widen=False):
+    if laid_out.widened and figure_stamp(phone)["problems"]:
+        # more columns did not fit this figure's labels: those that fit, however tall
+        with phone_layout(fig, widen=False):
             phone = _png(fig, "phone", dpi)
     widths = [int.from_bytes(b[16:20], "big") // density for b in (wide, phone)]
     if encode:

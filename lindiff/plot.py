@@ -188,8 +188,9 @@ class Explorer:
     ``draw(**values)`` draws one figure and ends with ``plt.show()``, as an explorer
     cell's function does; here ``plt.show`` is replaced while drawing, so that each
     figure is kept instead of being shown, as two PNGs
-    (:func:`~lindiff.layout.figure_png`, one pixel per CSS pixel): ``frames`` for
-    desktops and ``phones``. ``controls`` maps each argument to ``(label, values)``:
+    (:func:`~lindiff.layout.figure_png`, two pixels per CSS pixel, sharp on
+    high-density screens): ``frames`` for desktops and ``phones``, shown at ``widths``
+    (CSS px). ``controls`` maps each argument to ``(label, values)``:
     numbers give a slider, strings a menu. A combination that draws nothing shows what
     it printed. The HTML (text/html) holds the images as data URIs and a small script,
     and works in a static page and in Jupyter alike; ``weight`` is its size in bytes.
@@ -232,10 +233,13 @@ class Explorer:
             plt.show = real_show
         if fixed_axes:
             _common_limits([f for f in figures if f is not None])
+        self.widths = (None, None)  # CSS px of the desktop and the phone drawings
         for fig in figures:
-            png, meta = figure_png(fig, density=1) if fig else (None, {"phone": None})
+            png, meta = figure_png(fig) if fig else (None, {"phone": None})
             self.frames.append(png)
             self.phones.append(meta["phone"])
+            if fig:
+                self.widths = (meta["width"], meta["phone_width"])
             if fig:
                 plt.close(fig)
 
@@ -272,6 +276,7 @@ class Explorer:
                 )
             rows.append(f"<label>{html.escape(label)} {field}</label>")
         alt = html.escape(f"{self.title}: the figure for the values chosen above")
+        wide, narrow = (f' width="{w}"' if w else "" for w in self.widths)
         script = (
             "(function () {"
             f"const root = document.getElementById('{uid}');"
@@ -304,8 +309,8 @@ class Explorer:
         return (
             f'<div class="lp-explorer" id="{uid}">'
             f'<div class="lp-controls">{"".join(rows)}</div>'
-            f'<img class="lp-frame lp-desktop" alt="{alt}" src="{frames[0]}">'
-            f'<img class="lp-frame lp-phone" alt="{alt}" src="{phones[0]}">'
+            f'<img class="lp-frame lp-desktop" alt="{alt}" src="{frames[0]}"{wide}>'
+            f'<img class="lp-frame lp-phone" alt="{alt}" src="{phones[0]}"{narrow}>'
             f'<div class="lp-note"></div></div><script>{script}</script>'
         )
 

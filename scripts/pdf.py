@@ -1,6 +1,6 @@
 """Print the built book to one PDF with the Chromium the browser check drives.
 
-    python scripts/pdf.py [--html _build/html] [--out _build/book.pdf]
+    python scripts/pdf.py [--html _build/html] [--out _build/book.pdf] [--optional]
 
 The pages are taken in the order of the book's navigation (the table of contents in
 the sidebar of the first page). Each is opened from disk and typeset (MathJax done,
@@ -107,7 +107,17 @@ def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", type=Path, default=Path("_build/html"))
     parser.add_argument("--out", type=Path, default=Path("_build/book.pdf"))
+    parser.add_argument(
+        "--optional",
+        action="store_true",
+        help="without Chromium, say so and print nothing (instead of failing)",
+    )
     args = parser.parse_args(argv)
+    if args.optional and find_chromium() is None:
+        print(
+            "pdf: no Chromium (Debian's 'chromium'): the book is built without its PDF"
+        )
+        return None
     html = args.html.resolve()
     if not (html / "intro.html").exists():
         sys.exit(f"pdf: no built book in {html} (run 'make book' first)")

@@ -10,7 +10,8 @@ has rendered; at 390 px the page must be no wider than the screen, and at 1280 a
 widths every figure shown must display its smallest text at 8 pt or more (the font it
 was drawn with, read from the PNG, times the scale it is shown at), a screen may
 fetch only the drawings meant for its width, and a phone's first load of a page fetches
-at most 1.2 MB (gzip), of which the page's HTML at most 300 kB. Every control of every
+at most 1.2 MB (gzip), of which the page's HTML at most 300 kB; at 390 px no figure
+is taller than one and a half screens (of 844 px). Every control of every
 explorer must change its figure, and the whole book must print to one PDF
 (``scripts/pdf.py``) with every equation and figure. The layout at 390 px and the
 screenshots are taken from the page as opened from disk (the served copy lays out the
@@ -40,6 +41,8 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
+# The tallest figure a phone shows, in screens (lindiff.layout.PHONE_HEIGHT draws them).
+PHONE_SCREENS = 1.5
 # The Chromium flags and lookup of scripts/pdf.py (make pdf), loaded from its file.
 _spec = importlib.util.spec_from_file_location("book_pdf", ROOT / "scripts" / "pdf.py")
 book_pdf = importlib.util.module_from_spec(_spec)
@@ -113,7 +116,7 @@ _FIGURES = """async () => {
   shown.forEach(i => { i.loading = 'eager'; });
   await Promise.all(shown.map(i => i.decode().catch(() => null)));
   return shown.map(i => ({src: i.currentSrc || i.src, natural: i.naturalWidth,
-                          shown: i.clientWidth,
+                          shown: i.clientWidth, height: i.clientHeight,
                           figure: !!i.closest('figure, .lp-explorer, .cell_output')}));
 }"""
 
@@ -279,6 +282,12 @@ def _check_phone(page, report: dict, shot: Path) -> None:
     report["clipped"] += page.evaluate(_CUT)
     figures = page.evaluate(_FIGURES)
     report["small"] += _small_text(figures, 390)
+    # no figure taller than one and a half screens of a 390 x 844 px phone
+    report["tall"] = [
+        f"{f['src'][-40:]}: {f['height']} px"
+        for f in figures
+        if f["figure"] and f["height"] > PHONE_SCREENS * 844
+    ]
     phone = shot.parent / "390" / shot.name
     phone.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(phone), full_page=True)
@@ -314,6 +323,9 @@ def test_page(browser, server, page, how):
         f"{rel}: cut off at 1280 or 390 px, not scrollable: {r['clipped'][:5]}"
     )
     assert r["small"] == [], f"{rel}: figures with text too small: {r['small'][:3]}"
+    assert r.get("tall", []) == [], (
+        f"{rel}: figures taller than {PHONE_SCREENS} screens at 390 px: {r['tall']}"
+    )
     bad = [i["src"] for i in r["images"] if not i["ok"]]
     assert bad == [], f"{rel}: images that did not load: {bad}"
     unnamed = [
@@ -328,7 +340,8 @@ def test_page(browser, server, page, how):
 
 # Every control of every explorer (lindiff.plot.Explorer) is moved to another value; the
 # figure (or the note shown instead of it) must change, without a kernel, and the frame
-# shown must load.
+# shown must load; then every combination of the controls is shown, and both drawings
+# of its frame (desktop and phone) must load.
 _EXPLORE = """async () => {
   const report = [];
   const roots = Array.from(document.querySelectorAll('.lp-explorer'));
@@ -351,6 +364,28 @@ _EXPLORE = """async () => {
       }
       report.push({explorer: n, control: field.dataset.control, size,
                    changed: state() !== before, loaded, src: img.src.slice(-40)});
+    }
+    // then every combination of the controls: both drawings of each frame must load
+    const fields = Array.from(root.querySelectorAll('[data-control]'));
+    const sizes = fields.map(f => f.tagName === 'SELECT'
+      ? f.options.length : Number(f.max) + 1);
+    const total = sizes.reduce((a, b) => a * b, 1);
+    const phone = root.querySelector('img.lp-phone');
+    for (let index = 0; index < total; index++) {
+      let rest = index;
+      for (let k = fields.length - 1; k >= 0; k--) {
+        fields[k].value = String(rest % sizes[k]);
+        rest = Math.floor(rest / sizes[k]);
+      }
+      fields.forEach(f => f.dispatchEvent(new Event('input')));
+      if (root.classList.contains('lp-empty')) continue;
+      for (const shown of [img, phone]) {
+        shown.loading = 'eager';
+        const loaded =
+          await shown.decode().then(() => shown.naturalWidth > 0, () => false);
+        report.push({explorer: n, control: 'all', combination: index, size: total,
+                     changed: true, loaded, src: shown.src.slice(-40)});
+      }
     }
   }
   return report;
@@ -572,33 +607,26 @@ def test_navigation_opens_at_every_width(browser, width):
     context.close()
 
 
-def test_the_whole_book_prints_to_one_pdf(tmp_path):
-    """``make pdf``: every page in one PDF, with as many typeset equations and loaded
-    figures as the pages (the script checks both and fails otherwise), one A4 page or
-    more per page of the book."""
+def test_the_whole_book_is_in_the_site_as_one_pdf():
+    """``make book`` and ``make build`` print the book into the site (``scripts/pdf.py``
+    fails if the printed copy loses an equation or a figure): every page in one PDF,
+    one A4 page or more per page of the book, linked from the introduction and from
+    the download menu of every page."""
     import re
-    import subprocess
-    import sys
 
-    if _chromium() is None:
-        pytest.skip("no Chromium found")
-    out = tmp_path / "book.pdf"
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "pdf.py"),
-            "--html",
-            str(HTML),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    data = out.read_bytes()
+    pdf = HTML / "book.pdf"
+    if not pdf.exists() and _chromium() is None and not os.environ.get("CI"):
+        pytest.skip("no Chromium found: the book was built without its PDF")
+    assert pdf.exists(), "no book.pdf next to the pages (make book prints it)"
+    data = pdf.read_bytes()
     assert data.startswith(b"%PDF")
-    printed = int(run.stdout.split()[0])
-    assert printed == (ROOT / "_toc.yml").read_text().count("- file:") + 1  # and root
-    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= printed
+    chapters = (ROOT / "_toc.yml").read_text().count("- file:") + 1  # and the root
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= chapters
+    assert 'href="book.pdf"' in (HTML / "intro.html").read_text()
+    unlinked = [
+        str(p.relative_to(HTML))
+        for p in PAGES
+        if "dropdown-download-buttons" in (text := p.read_text(encoding="utf-8"))
+        and not re.search(r'href="(\.\./)*\.?/?book\.pdf"', text)
+    ]
+    assert unlinked == [], f"pages without the PDF in their download menu: {unlinked}"

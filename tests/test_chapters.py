@@ -162,7 +162,8 @@ def _reading_size(stamp, png, layout, key="min_font_pt"):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_figure_reads_at_the_size_shown(path):
     """Each figure was drawn twice (lindiff.layout.figure_png) and reads in both
-    columns: no text under 8 pt, no overlapping tick labels, no legend on the data."""
+    columns: no text under 8 pt, no overlapping tick labels, no legend on the data; the
+    phone's drawing at most one and a half screens (of 390 x 844 px) tall."""
     from lindiff.layout import figure_stamp
 
     seen = 0
@@ -181,6 +182,11 @@ def test_every_figure_reads_at_the_size_shown(path):
         assert glyph >= MIN_GLYPH_PT, (
             f"{where}: a glyph of {glyph:.1f} pt ({stamp['layout']})"
         )
+        if stamp["layout"] == "phone":  # at most one and a half screens tall, as shown
+            natural = [int.from_bytes(png[i : i + 4], "big") for i in (16, 20)]
+            scale = min(1.0, COLUMN_PX["phone"] / (natural[0] * 96 / stamp["dpi"]))
+            tall = natural[1] * 96 / stamp["dpi"] * scale
+            assert tall <= 1.5 * 844, f"{where}: {tall:.0f} px tall on a phone"
         seen += 1
     assert seen > 0
 

@@ -168,3 +168,66 @@ def test_a_tall_grid_keeps_two_columns_on_a_phone_and_its_labels():
     stamp = layout.figure_stamp(phone)
     assert stamp["problems"] == []
     assert [ax.get_ylabel() for ax in axes[:, 1]] == ["", "", ""]  # restored
+
+
+def test_a_grid_of_plots_keeps_its_reading_order_on_a_phone():
+    """Two rows of three plots, two columns on a phone: (a)(b) / (c) / (d)(e) / (f),
+    row by row as the letters run, not (a)(b) / (d)(e) / (c) / (f)."""
+    fig, axes = plt.subplots(2, 3, figsize=(lp.COLUMN, 5.4))
+    for ax in axes.flat:
+        _lines(ax)
+    with layout.phone_layout(fig):
+        fig.draw_without_rendering()
+        boxes = [ax.get_position() for ax in axes.flat]
+    reading = sorted(range(6), key=lambda i: (-round(boxes[i].y1, 3), boxes[i].x0))
+    assert reading == [0, 1, 2, 3, 4, 5]
+    assert boxes[2].y1 < boxes[0].y0 and boxes[3].y1 < boxes[2].y0
+
+
+def test_a_tall_grid_of_images_takes_narrower_columns_on_a_phone():
+    """Three rows of seven images stack into nine rows of three on a phone (1.5
+    screens); four columns of images 89% as wide as drawn bring them within it."""
+    fig, axes = plt.subplots(3, 7, figsize=(lp.COLUMN, 3.9))
+    for ax in axes.flat:
+        ax.imshow(np.eye(8), cmap="gray")
+        ax.set(xticks=[], yticks=[])
+    _, meta = layout.figure_png(fig)
+    height = int.from_bytes(meta["phone"][20:24], "big") / layout.DENSITY / 96
+    assert height <= layout.PHONE_HEIGHT
+    with layout.phone_layout(fig) as drawn:
+        assert drawn.get_axes()[0].get_subplotspec().get_gridspec().ncols == 4
+
+
+def test_a_title_that_reaches_its_panels_letter_breaks_onto_two_lines():
+    fig, axes = plt.subplots(1, 3, figsize=(lp.COLUMN, 2.5))
+    for ax in axes:
+        _lines(ax)
+    axes[0].set_title("a title wider than its own panel")
+    layout.letter_panels(fig)
+    assert any("touches its title" in p for p in layout.figure_report(fig)["problems"])
+    png, _ = layout.figure_png(fig)
+    assert layout.figure_stamp(png)["problems"] == []
+    assert "\n" in axes[0].get_title() and "\n" not in axes[1].get_title()
+
+
+def test_crowded_tick_labels_placed_by_hand_are_labelled_every_second_tick():
+    fig, ax = plt.subplots(figsize=(1.2, 1.5))
+    ax.loglog([0.25, 4], [1, 2])
+    ax.set_xticks([0.25, 0.5, 1, 2, 4], ["1/4", "1/2", "1", "2", "4"])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    assert any("x tick labels" in p for p in layout.figure_report(fig)["problems"])
+    layout.tidy(fig)
+    assert layout.figure_report(fig)["problems"] == []
+    shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert shown[0] == "1/4" and len(ax.get_xticks()) == 5 and len(shown) < 5
+
+
+def test_a_title_cut_off_at_the_figures_edge_breaks_onto_two_lines():
+    fig, ax = plt.subplots(figsize=(2.5, 2))
+    _lines(ax)
+    ax.set_ylabel("a y label")
+    ax.set_title("a title as wide as the whole figure is")
+    assert any("cut off" in p for p in layout.figure_report(fig)["problems"])
+    layout.tidy(fig)
+    assert layout.figure_report(fig)["problems"] == []
+    assert "\n" in ax.get_title()
