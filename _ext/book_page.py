@@ -40,6 +40,22 @@ _PDF_ITEM = (
     '<i class="fas fa-book"></i></span>'
     '<span class="btn__text-container">book.pdf</span></a></li>'
 )
+# A printed output; one whose lines stand in columns (three or more lines with a gap of
+# two spaces or more between words) keeps its lines on a phone and scrolls sideways in
+# its own box, so that its columns stay aligned (the style sheet's lp-table).
+_OUTPUT = re.compile(
+    r'(<div class="output stream[^"]*"><div class="highlight"><pre)>(.*?)</pre>', re.S
+)
+
+
+def _mark_table(match) -> str:
+    text = re.sub(r"<[^>]+>", "", match.group(2))
+    columns = [line for line in text.splitlines() if re.search(r"\S {2,}\S", line)]
+    if len(columns) < 3:
+        return match.group(0)
+    return f'{match.group(1)} class="lp-table">{match.group(2)}</pre>'
+
+
 _SOURCE_MAP = re.compile(r"\n?/[/*]# sourceMappingURL=\S+?(?: \*/)?\s*$")
 
 
@@ -59,12 +75,14 @@ def _footer(app, config):
 
 
 def rewrite(html: str, images: Path | None = None, page: Path | None = None) -> str:
-    """A page's HTML without the icon script, with its figures loaded lazily and the
-    whole book's PDF in its download menu; with ``images`` (a folder) and ``page`` (the
-    page's path), every inline PNG written to ``images`` (named by its content's hash)
-    and referred to by its relative address."""
+    """A page's HTML without the icon script, with its figures loaded lazily, its
+    printed tables marked (``lp-table``) and the whole book's PDF in its download
+    menu; with ``images`` (a folder) and ``page`` (the page's path), every inline PNG
+    written to ``images`` (named by its content's hash) and referred to by its
+    relative address."""
     html = _ICONS.sub("", html)
     html = _FIGURE.sub('<img loading="lazy" decoding="async" ', html)
+    html = _OUTPUT.sub(_mark_table, html)
     if images is None:
         return html
     root = Path(os.path.relpath(images.parent, page.parent)).as_posix()

@@ -24,8 +24,9 @@ class _PhoneLayout:
     still too tall, 60%) and at most 125% as tall as before. Tick labels hidden by
     shared axes are shown again. In columns narrower than drawn, a title or x label
     wider than its panel breaks onto two lines, and a panel that starts a row of the
-    phone's grid without a y label takes that of its row's first panel. The grid,
-    labels and size are restored on exit. ``widen=False``: the columns that fit,
+    phone's grid without a y label takes that of its row's first panel; cut row by row,
+    a panel of a lower row without a title takes that of its column's top panel. The
+    grid, labels and size are restored on exit. ``widen=False``: the columns that fit,
     however tall (``widened`` says whether more were used)."""
 
     def __init__(self, fig, width: float, widen: bool = True):
@@ -40,9 +41,7 @@ class _PhoneLayout:
         grid with plots, each in one row, is cut row by row, so that the panels keep
         their reading order (and their letters)."""
         blocks = -(-ncols // k)
-        rowwise = any(ax.get_aspect() == "auto" for ax in placed) and all(
-            len(s.rowspan) == 1 for s in placed.values()
-        )
+        rowwise = _rowwise(placed)
         layout, extra = [], 0
         for ax, s in placed.items():
             b = s.colspan.start // k
@@ -133,24 +132,32 @@ class _PhoneLayout:
         first = {}  # the y label of each row of the original grid, from its first panel
         for ax, s in sorted(placed.items(), key=lambda a: a[1].colspan.start):
             first.setdefault(s.rowspan.start, self.labels[ax])
+        top = {}  # the title of each column of the original grid, from its top panel
+        for ax, s in sorted(placed.items(), key=lambda a: a[1].rowspan.start):
+            top.setdefault(s.colspan.start, ax.get_title())
+        rowwise = _rowwise(placed)
         for ax, rows, cols in layout:
             ax.set_subplotspec(new[rows, cols])
             if k < ncols:
                 ax.tick_params(labelbottom=True, labelleft=True)
+                spec = placed[ax]
+                if rowwise and spec.rowspan.start > 0 and not ax.get_title():
+                    # cut row by row, a lower row no longer stands under its titles
+                    self.texts.setdefault(ax.title, "")
+                    ax.set_title(top[spec.colspan.start])
             if self.width / k < 0.99 * pw:  # narrower than drawn: long words wrap
                 # the panel's share of the width, less its y labels' margin
                 panel = (cols.stop - cols.start) * self.width / k
                 width = (panel - 0.6) * fig.dpi
                 self._wrap_labels(ax, width)
-                bare = not self.labels[ax] and ax.get_aspect() == "auto"
-                if cols.start == 0 and bare:
+                if cols.start == 0 and not self.labels[ax]:
                     ax.set_ylabel(first[placed[ax].rowspan.start])
         return fig
 
     def _wrap_labels(self, ax, width: float) -> None:
         """Wrap the title and x label of ``ax`` to ``width`` pixels (kept for exit)."""
         for text in (ax.title, ax.xaxis.label):
-            self.texts[text] = text.get_text()
+            self.texts.setdefault(text, text.get_text())
             _wrap(text, width, self.fig._get_renderer())
 
     def __exit__(self, *exc):
@@ -182,6 +189,14 @@ def _wrap(text, width: float, renderer) -> None:
     if spaces:
         i = min(spaces, key=lambda j: abs(j - len(words) / 2))
         text.set_text(words[:i] + "\n" + words[i + 1 :])
+
+
+def _rowwise(placed) -> bool:
+    """Whether a grid (``placed``: axes and their subplot specs) is cut row by row on
+    a phone: it holds a plot (not only images) and every panel lies in one row."""
+    return any(ax.get_aspect() == "auto" for ax in placed) and all(
+        len(s.rowspan) == 1 for s in placed.values()
+    )
 
 
 def _within(s, k) -> bool:

@@ -152,7 +152,7 @@ def _cut(item, page) -> bool:
 
 def _crowded_titles(ax) -> list:
     """The pairs ``(letter, title)`` of ``ax`` (its panel letter, see
-    :func:`letter_panels`) that touch or come closer than 2 px."""
+    :func:`letter_panels`) that touch or come closer than 4 pt."""
     letters = [t for t in ax.texts if t.get_gid() == _LETTER and t.get_visible()]
     titles = [
         t
@@ -163,7 +163,9 @@ def _crowded_titles(ax) -> list:
         (letter, title)
         for letter in letters
         for title in titles
-        if letter.get_window_extent().padded(2).overlaps(title.get_window_extent())
+        if letter.get_window_extent()
+        .padded(4 * ax.figure.dpi / 72)
+        .overlaps(title.get_window_extent())
     ]
 
 
@@ -173,7 +175,8 @@ def tidy(fig, drawn: bool = False) -> None:
     covers none, or else under the axes (below its x label; the figure grows by its
     height); a figure's legend below or above the panels that is wider than the figure
     takes fewer columns; a title that reaches its panel's letter, or a title or x label
-    cut off at the figure's edge, breaks onto two lines;
+    cut off at the figure's edge, breaks onto two lines (and a letter still too close
+    to its title goes above it);
     tick labels that overlap are thinned (fewer major ticks, no
     minor labels on a log axis), or else only every second or third one labelled."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
@@ -237,7 +240,14 @@ def tidy(fig, drawn: bool = False) -> None:
             continue
         moved = True
         texts = legend.get_texts()
-        handles, labels = legend.legend_handles, [t.get_text() for t in texts]
+        labels = [t.get_text() for t in texts]
+        # the entries' own artists where the axes hold them (an error bar's legend
+        # proxy alone draws no marker), else the legend's proxies
+        drawn = {}
+        for ax in fig.axes:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                drawn.setdefault(label, handle)
+        handles = [drawn.get(n, h) for n, h in zip(labels, legend.legend_handles)]
         legend.remove()
         for columns in range(len(labels) - 1, 0, -1):
             legend = fig.legend(
@@ -251,9 +261,11 @@ def tidy(fig, drawn: bool = False) -> None:
             if legend.get_window_extent().width <= 0.98 * fig.bbox.width:
                 break
             legend.remove()
-    for ax in fig.axes:  # a title wider than its panel reaches its letter: two lines
+    if moved:
+        fig.draw_without_rendering()  # where the legends moved
+    for ax in fig.axes:  # a title that reaches its panel's letter: two lines
         for _, title in _crowded_titles(ax):
-            _wrap(title, ax.get_window_extent().width, fig._get_renderer())
+            _wrap(title, 0, fig._get_renderer())
             moved = True
         for text in (ax.title, ax.xaxis.label):  # past the figure's edge: two lines
             if text.get_text().strip() and _cut(text, fig.bbox):
@@ -261,6 +273,12 @@ def tidy(fig, drawn: bool = False) -> None:
                 moved = True
     if moved:
         fig.draw_without_rendering()
+    for ax in fig.axes:  # still too close on two lines: the letter goes above the title
+        for letter, title in _crowded_titles(ax):
+            x, y = letter.xyann
+            height = title.get_window_extent().height * 72 / fig.dpi  # points
+            letter.xyann = (x, y + height + 5)  # 4 pt clear of it
+            fig.draw_without_rendering()
     for ax in fig.axes:
         box = ax.get_window_extent()
         for axis in (ax.xaxis, ax.yaxis):
@@ -448,7 +466,7 @@ def _panels(fig) -> list:
     placed = []
     for ax in fig.axes:
         spec = ax.get_subplotspec()
-        image = ax.get_aspect() != "auto"  # an image, shown with its pixels square
+        image = bool(ax.images)  # an image (a plot drawn with equal axes is a panel)
         if spec is None or not ax.axison or image or ax.get_label() == "<colorbar>":
             continue
         spec = spec.get_topmost_subplotspec()

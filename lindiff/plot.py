@@ -23,6 +23,7 @@ __all__ = [
     "simulation",
     "spectrum",
     "losses",
+    "log2_axis",
     "Explorer",
 ]
 
@@ -100,6 +101,19 @@ def simulation(ax, x, y, yerr=None, **kw):
     if yerr is None:
         return ax.plot(x, y, **kw)
     return ax.errorbar(x, y, yerr=yerr, capsize=2, **kw)
+
+
+def log2_axis(ax, axis: str, values) -> None:
+    """Make ``axis`` (``"x"`` or ``"y"``) of ``ax`` logarithmic in base 2, with ticks at
+    ``values`` only, labelled as fractions (1/8, 1/4, 1/2, 1, 2...)."""
+    from fractions import Fraction
+
+    from matplotlib.ticker import NullLocator
+
+    getattr(ax, f"set_{axis}scale")("log", base=2)
+    labels = [str(Fraction(v).limit_denominator(64)) for v in values]
+    getattr(ax, f"set_{axis}ticks")(values, labels)
+    getattr(ax, f"{axis}axis").set_minor_locator(NullLocator())
 
 
 def spectrum(
@@ -220,15 +234,18 @@ class Explorer:
         plt.show = capture
         figures = []
         try:
-            for combo in itertools.product(*(controls[n][1] for n in names)):
-                shown.clear()
-                out = io.StringIO()
-                with contextlib.redirect_stdout(out):
-                    draw(**dict(zip(names, combo)))
-                for fig in shown[:-1]:
-                    plt.close(fig)
-                figures.append(shown[-1] if shown else None)
-                self.messages.append(out.getvalue().strip())
+            # every combination's figure stays open until all are drawn on common
+            # axes: no warning about many open figures
+            with plt.rc_context({"figure.max_open_warning": 0}):
+                for combo in itertools.product(*(controls[n][1] for n in names)):
+                    shown.clear()
+                    out = io.StringIO()
+                    with contextlib.redirect_stdout(out):
+                        draw(**dict(zip(names, combo)))
+                    for fig in shown[:-1]:
+                        plt.close(fig)
+                    figures.append(shown[-1] if shown else None)
+                    self.messages.append(out.getvalue().strip())
         finally:
             plt.show = real_show
         if fixed_axes:
@@ -240,7 +257,6 @@ class Explorer:
             self.phones.append(meta["phone"])
             if fig:
                 self.widths = (meta["width"], meta["phone_width"])
-            if fig:
                 plt.close(fig)
 
     def _repr_html_(self) -> str:

@@ -11,9 +11,10 @@ widths every figure shown must display its smallest text at 8 pt or more (the fo
 was drawn with, read from the PNG, times the scale it is shown at), a screen may
 fetch only the drawings meant for its width, and a phone's first load of a page fetches
 at most 1.2 MB (gzip), of which the page's HTML at most 300 kB; at 390 px no figure
-is taller than one and a half screens (of 844 px). Every control of every
-explorer must change its figure, and the whole book must print to one PDF
-(``scripts/pdf.py``) with every equation and figure. The layout at 390 px and the
+is taller than one and a half screens (of 844 px), and a printed table keeps its
+lines. Every control of every explorer must change its figure (and every frame load),
+and the whole book must be in the site as one PDF (``scripts/pdf.py``, with every
+equation and figure), linked from every page. The layout at 390 px and the
 screenshots are taken from the page as opened from disk (the served copy lays out the
 same): screenshots at 1280 px and 390 px land in ``_build/screenshots`` (and its
 ``390/``) for review.
@@ -168,6 +169,15 @@ _CUT = """() => Array.from(document.querySelectorAll(
     .map(e => e.tagName.toLowerCase() + ': ' + e.textContent.trim().slice(0, 60))"""
 
 
+# Printed tables (output with three lines or more whose words stand in columns, two
+# spaces apart) whose lines wrap, so that their columns no longer line up.
+_WRAPPED = """() => Array.from(document.querySelectorAll('main div.cell_output pre'))
+    .filter(p => p.textContent.split('\\n').filter(l => /\\S {2,}\\S/.test(l))
+                   .length >= 3 &&
+                 getComputedStyle(p).whiteSpace !== 'pre')
+    .map(p => p.textContent.trim().slice(0, 60))"""
+
+
 # Runs in the page after load: wait for MathJax, then report what is wrong.
 _INSPECT = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -282,6 +292,8 @@ def _check_phone(page, report: dict, shot: Path) -> None:
     report["clipped"] += page.evaluate(_CUT)
     figures = page.evaluate(_FIGURES)
     report["small"] += _small_text(figures, 390)
+    # a printed table (three lines or more in columns) keeps its lines on a phone
+    report["wrapped"] = page.evaluate(_WRAPPED)
     # no figure taller than one and a half screens of a 390 x 844 px phone
     report["tall"] = [
         f"{f['src'][-40:]}: {f['height']} px"
@@ -323,6 +335,9 @@ def test_page(browser, server, page, how):
         f"{rel}: cut off at 1280 or 390 px, not scrollable: {r['clipped'][:5]}"
     )
     assert r["small"] == [], f"{rel}: figures with text too small: {r['small'][:3]}"
+    assert r.get("wrapped", []) == [], (
+        f"{rel}: printed tables whose lines wrap at 390 px: {r['wrapped'][:3]}"
+    )
     assert r.get("tall", []) == [], (
         f"{rel}: figures taller than {PHONE_SCREENS} screens at 390 px: {r['tall']}"
     )

@@ -69,3 +69,15 @@ def test_every_frame_shares_the_axes_limits_unless_asked_not_to():
         limits = [ax.get_ylim() for ax in drawn]
         assert (limits[0] == limits[1]) is fixed, limits
         assert limits[1][1] > 2.0  # the steeper line fits in every case
+
+
+def test_many_frames_give_no_warning_and_are_drawn_for_high_density_screens():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "More than 20 figures have been opened"
+        ex = lp.Explorer(draw, {"a": ("slope", [0.1 * i for i in range(22)])}, "t")
+    assert len(ex.frames) == 22 and plt.get_fignums() == []
+    width = int.from_bytes(ex.frames[0][16:20], "big")
+    assert width == layout.DENSITY * ex.widths[0]  # two PNG pixels per CSS pixel
+    assert f'width="{ex.widths[0]}"' in ex._repr_html_()

@@ -203,6 +203,7 @@ def test_a_title_that_reaches_its_panels_letter_breaks_onto_two_lines():
     for ax in axes:
         _lines(ax)
     axes[0].set_title("a title wider than its own panel")
+    axes[1].legend(loc="center")  # on the data: tidy moves it first
     layout.letter_panels(fig)
     assert any("touches its title" in p for p in layout.figure_report(fig)["problems"])
     png, _ = layout.figure_png(fig)
@@ -231,3 +232,50 @@ def test_a_title_cut_off_at_the_figures_edge_breaks_onto_two_lines():
     layout.tidy(fig)
     assert layout.figure_report(fig)["problems"] == []
     assert "\n" in ax.get_title()
+
+
+def test_cut_row_by_row_a_lower_row_takes_its_columns_titles_on_a_phone():
+    fig, axes = plt.subplots(2, 3, figsize=(lp.COLUMN, 5.4))
+    for ax in axes.flat:
+        _lines(ax)
+    for ax, title in zip(axes[0], ["test", "train", "KL"]):
+        ax.set_title(title)
+    with layout.phone_layout(fig):
+        assert [ax.get_title() for ax in axes[1]] == ["test", "train", "KL"]
+    assert [ax.get_title() for ax in axes[1]] == ["", "", ""]  # restored
+
+
+def test_a_figure_legend_too_wide_for_a_phone_keeps_its_entries_as_drawn():
+    fig, axes = plt.subplots(1, 3, figsize=(lp.COLUMN, 2.5))
+    for ax in axes:
+        for k in range(3):
+            ax.errorbar([0, 1], [k, k + 1], [0.1, 0.1], marker="o", label=f"run {k}")
+            ax.plot([0, 1], [k + 0.5, k], label=f"theory {k}")
+    legend = fig.legend(
+        *axes[0].get_legend_handles_labels(), ncols=6, loc="outside lower center"
+    )
+    _, meta = layout.figure_png(fig)
+    assert layout.figure_stamp(meta["phone"])["problems"] == []
+    (again,) = fig.legends
+    assert again is not legend and again._ncols < 6
+    # the error bars' entries drawn as before, with their markers and bars
+
+    def drawn(leg):
+        return sorted(
+            (type(a).__name__, str(getattr(a, "get_marker", lambda: "")()))
+            for a in leg.findobj(lambda a: a is not leg)
+            if a.get_visible() and type(a).__name__ in ("Line2D", "LineCollection")
+        )
+
+    assert drawn(again) == drawn(legend)
+
+
+def test_a_letter_too_close_to_a_title_of_one_word_goes_above_it():
+    fig, axes = plt.subplots(1, 3, figsize=(lp.COLUMN, 2.5))
+    for ax in axes:
+        _lines(ax)
+    axes[1].set_title("averyveryverylongsingleword")
+    png, _ = layout.figure_png(fig)
+    assert layout.figure_stamp(png)["problems"] == []
+    letter = [t for t in axes[1].texts if t.get_text() == "(b)"][0]
+    assert letter.xyann[1] > 6  # raised above its title
