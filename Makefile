@@ -23,9 +23,9 @@ BY_LENGTH := $(LONGEST) $(filter-out $(LONGEST),$(NOTEBOOKS))
 NBVAL   := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 STRICT  := --warningiserror --nitpick --keep-going
 # The steps of `make test`, in order.
-STEPS   := lint test-core test-python-route test-notebooks build test-browser
+STEPS   := stored-outputs lint test-core test-python-route test-notebooks build test-browser
 
-.PHONY: help setup book build pdf test lint test-core test-python-route test-notebooks test-browser outputs figures bench experiments margins freeze clean
+.PHONY: help setup book build pdf test stored-outputs lint test-core test-python-route test-notebooks test-browser outputs figures bench experiments margins freeze clean
 
 # One BLAS thread per process everywhere: the tests and nbval run two processes on two cores,
 # and the outputs are regenerated under the same conditions nbval checks them in.
@@ -84,7 +84,7 @@ book: setup
 
 # The committed outputs rendered as they are, nothing executed (after nbval has shown
 # that they reproduce): the strict build of `make test`.
-build: setup
+build: setup stored-outputs
 	rm -rf _build
 	$(BIN)/jupyter-book build . $(STRICT)
 	$(BIN)/python scripts/archive.py --out _build/html/book-source.zip
@@ -109,6 +109,12 @@ test: setup
 	done; \
 	echo; echo "All checks passed. Time per step:"; printf "$$times"; \
 	printf '  %-15s %4d s\n' total $$(( $$(date +%s) - start ))
+
+# The outputs the build renders and nbval compares against: a notebook that carries none
+# (the source archive, book-source.zip, stores them so) is executed in place first, two at
+# a time; in a checkout nothing is executed.
+stored-outputs: setup
+	$(ONE_THREAD) $(BIN)/python scripts/chapters.py restore $(BY_LENGTH)
 
 # One style for the core, the tests, the scripts and the notebooks: ruff, line length 88.
 lint: setup

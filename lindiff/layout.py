@@ -13,6 +13,7 @@ of a figure.
 from __future__ import annotations
 
 import functools
+import json
 import re
 
 import numpy as np
@@ -406,7 +407,6 @@ def _png(fig, layout: str, dpi: float) -> bytes:
     :func:`tidy` if the report found a problem), ``layout`` and ``dpi`` in its
     ``lindiff-figure`` text chunk. The drawing lays the figure out for the report."""
     import io
-    import json
 
     from PIL import Image, PngImagePlugin
 
@@ -440,12 +440,45 @@ def _png(fig, layout: str, dpi: float) -> bytes:
     return out.getvalue()
 
 
+def figure_webp(png: bytes) -> bytes:
+    """A PNG of :func:`figure_png` as a lossless WebP, the same pixels in about a
+    quarter fewer bytes (what the built book serves), its :func:`figure_stamp` kept in
+    an XMP packet."""
+    import html
+    import io
+
+    from PIL import Image
+
+    stamp = html.escape(json.dumps(figure_stamp(png)), quote=True)
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+        '"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        f'xmlns:lindiff="lindiff:" lindiff:figure="{stamp}"/></rdf:RDF></x:xmpmeta>'
+    )
+    out = io.BytesIO()
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.save(out, "webp", lossless=True, quality=75, method=4, xmp=xmp.encode())
+    return out.getvalue()
+
+
 def figure_stamp(png: bytes) -> dict | None:
-    """The :func:`figure_report` a PNG of :func:`figure_png` carries (with the
-    ``layout`` and the ``dpi`` it was drawn at), or None for any other PNG."""
-    import json
+    """The :func:`figure_report` a PNG of :func:`figure_png` (or its
+    :func:`figure_webp`) carries, with the ``layout`` and the ``dpi`` it was drawn at;
+    None for any other image."""
     import struct
 
+    if png[:4] == b"RIFF" and png[8:12] == b"WEBP":
+        import html
+
+        at = 12  # chunks of type, little-endian length, data (padded to even)
+        while at + 8 <= len(png):
+            (length,) = struct.unpack("<I", png[at + 4 : at + 8])
+            data = png[at + 8 : at + 8 + length]
+            found = re.search(rb'lindiff:figure="([^"]*)"', data)
+            if png[at : at + 4] == b"XMP " and found:
+                return json.loads(html.unescape(found.group(1).decode()))
+            at += 8 + length + length % 2
+        return None
     at = 8  # after the PNG signature: chunks of length, type, data, CRC
     while at + 8 <= len(png):
         (length,) = struct.unpack(">I", png[at : at + 4])

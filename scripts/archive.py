@@ -4,20 +4,27 @@
 
 In a git checkout the archive holds the files git tracks, as they are in the working
 tree; elsewhere (the source unpacked from such an archive) every file below the project
-folder except what the build and the set-up create. The archive unpacks into one
-folder, ``linear-diffusion-book/``, in which ``make book`` builds the book and ``make
-test`` runs its checks. ``make book`` writes it next to the book's pages, where the
-introduction links to it.
+folder except what the build and the set-up create. The notebooks are stored without
+their outputs (the figures are on the book's pages, and five sixths of the notebooks'
+bytes): ``make book`` executes them, and ``make test`` first executes in place those
+that carry none (``scripts/chapters.py restore``), then runs its checks. The archive
+unpacks into one folder, ``linear-diffusion-book/``. ``make book`` writes it next to the
+book's pages, where the introduction links to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The build's own way of storing a notebook without its outputs (its downloads).
+_spec = importlib.util.spec_from_file_location("page", ROOT / "_ext" / "book_page.py")
+book_page = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(book_page)
 PREFIX = "linear-diffusion-book"
 # What the set-up and the build create, never part of the source.
 SKIP = {
@@ -58,7 +65,12 @@ def main(argv=None) -> Path:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(args.out, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in files:
-            zf.write(ROOT / f, f"{PREFIX}/{f.as_posix()}")
+            name = f"{PREFIX}/{f.as_posix()}"
+            if f.suffix == ".ipynb":
+                text = (ROOT / f).read_text(encoding="utf-8")
+                zf.writestr(name, book_page.strip_outputs(text))
+            else:
+                zf.write(ROOT / f, name)
     print(f"{len(files)} files of the source in {args.out}")
     return args.out
 

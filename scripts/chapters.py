@@ -1,11 +1,15 @@
 """Execute the book's chapters, or write their figures to files.
 
     python scripts/chapters.py execute chapters/*.ipynb   # in place (make outputs)
+    python scripts/chapters.py restore intro.ipynb chapters/*.ipynb
     python scripts/chapters.py render --out _build/src intro.ipynb chapters/*.ipynb
     python scripts/chapters.py figures --out figures chapters/*.ipynb  # (make figures)
     python scripts/chapters.py code --out DIR intro.ipynb chapters/*.ipynb  # as .py
 
-Each notebook runs in its own folder, like in the book build. ``render`` executes each
+Each notebook runs in its own folder, like in the book build. ``restore`` executes in
+place, two at a time, the notebooks that carry no outputs (the source archive,
+``book-source.zip``, holds them so) and leaves the others as they are: what the build
+of ``make test`` renders and nbval compares against. ``render`` executes each
 notebook once into a cache keyed on the notebook (its cells, outputs aside) and on the
 source of the code it imports (``lindiff_core.py``, the package ``lindiff/``, the
 pinned requirements), two at a time, and lays out the book's source under ``OUT`` with
@@ -58,6 +62,22 @@ def execute(paths: list[Path]) -> None:
     for path in paths:
         print(f"executing {path}", flush=True)
         nbformat.write(run(path), path)
+
+
+def has_outputs(path: Path) -> bool:
+    """Whether a code cell of the notebook carries an output."""
+    nb = nbformat.read(path, as_version=4)
+    return any(c.cell_type == "code" and c.outputs for c in nb.cells)
+
+
+def restore(paths: list[Path], jobs: int = 2) -> None:
+    todo = [path for path in paths if not has_outputs(path)]
+    for path in todo:
+        print(f"executing {path} (it carries no outputs)", flush=True)
+    if todo:
+        with ProcessPoolExecutor(min(jobs, len(todo))) as pool:
+            for future in [pool.submit(_execute_to, p, p) for p in todo]:
+                future.result()
 
 
 def key(path: Path, root: Path = ROOT) -> str:
@@ -165,7 +185,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["execute", "render", "figures", "code"])
+    commands = ["execute", "restore", "render", "figures", "code"]
+    parser.add_argument("command", choices=commands)
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("figures"))
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "notebooks")
@@ -174,6 +195,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "execute":
         execute(args.notebooks)
+    elif args.command == "restore":
+        restore(args.notebooks, args.jobs)
     elif args.command == "render":
         render(args.notebooks, args.out, args.cache, args.jobs, args.root.resolve())
     elif args.command == "figures":

@@ -3,23 +3,39 @@
     python scripts/pdf.py [--html _build/html] [--out _build/book.pdf] [--optional]
 
 The pages are taken in the order of the book's navigation (the table of contents in
-the sidebar of the first page). Each is opened from disk and typeset (MathJax done,
-figures loaded); its article, the typeset equations and the figures with absolute
-addresses, is appended to one document that carries the book's style sheets and
-MathJax's, which Chromium then prints (A4, backgrounds, a page break before every
-chapter). The script fails if the document holds fewer equations or figures than the
-pages, or a figure that did not load. Nothing is fetched from the network: the book's
-own files are all it needs.
+the sidebar of the first page). Each is opened (served from the built folder on this
+machine's loopback address) and typeset (MathJax done, figures loaded); its article,
+the typeset equations and the figures with absolute addresses, is appended to one
+document that carries the book's style sheets and MathJax's, which Chromium then
+prints (A4, backgrounds, a page break before every chapter). For print the equations
+are typeset by MathJax's HTML output (``tex-chtml.js``, from the npm package the set-up
+installs) instead of the site's SVG output: its web fonts are embedded in the PDF once,
+where each SVG glyph would be drawn again as a path at every use (two thirds of the
+PDF's bytes).
+Chromium stores every image of a PDF as RGB, three bytes a pixel; the book's figures
+have at most 256 colours each (``lindiff.layout``), so each is stored again as an
+indexed-colour image, the same pixels in a third of the bytes before compression
+(:func:`index_images`). The script fails if the document holds fewer equations or
+figures than the pages, or a figure that did not load. Nothing is fetched from the
+network: the book's own files and the npm package are all it needs.
 Chromium is Debian's (``/usr/bin/chromium``, or the ``CHROMIUM`` variable).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# MathJax's HTML output and its fonts, from the npm package (make setup installs it).
+MATHJAX = ROOT / "node_modules" / "mathjax" / "es5"
 
 # The headless flags that work here (the browser check uses them too).
 FLAGS = [
@@ -39,6 +55,7 @@ READY = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
+  await document.fonts.ready;
   Array.from(document.images).forEach(img => { img.loading = 'eager'; });
   await Promise.all(Array.from(document.images).map(img => img.complete ? null :
     new Promise(r => { img.onload = img.onerror = r; })));
@@ -90,17 +107,93 @@ def find_chromium() -> str | None:
     return path if Path(path).exists() else shutil.which("chromium")
 
 
-def _order(page, html: Path) -> list[Path]:
-    """The book's pages in the order of its navigation, the root first."""
+def _order(page, site: str) -> list[str]:
+    """The addresses of the book's pages in the order of its navigation, the root
+    first."""
     hrefs = page.eval_on_selector_all(
         "nav.bd-links a.reference.internal", "els => els.map(e => e.href)"
     )
-    pages = [html / "intro.html"]
+    pages = [f"{site}/intro.html"]
     for href in hrefs:
-        path = Path(href.split("#")[0].removeprefix("file://"))
-        if path.suffix == ".html" and path not in pages:
-            pages.append(path)
+        href = href.split("#")[0]
+        if href.endswith(".html") and href not in pages:
+            pages.append(href)
     return pages
+
+
+@contextlib.contextmanager
+def _served(folder: Path):
+    """``folder`` served over HTTP on the loopback address while the block runs (so
+    that the browser's requests can be routed); yields the site's address."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _typeset_for_print(route) -> None:
+    """The site's MathJax (SVG output) answered by its HTML output, and that output's
+    files (its fonts) from the npm package."""
+    path = route.request.url.split("?")[0].split("/_static/mathjax/", 1)[1]
+    if path == "tex-svg.js":
+        path = "tex-chtml.js"
+    route.fulfill(path=MATHJAX / path)
+
+
+def index_images(path: Path) -> tuple[int, int]:
+    """Store each RGB image of the PDF at ``path`` that has at most 256 colours as an
+    indexed-colour image over the same colour space (its palette, then one byte a
+    pixel, deflated); returns the bytes of the images before and after."""
+    import zlib
+
+    import numpy as np
+    import pikepdf
+
+    before = after = 0
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        for obj in pdf.objects:
+            if not isinstance(obj, pikepdf.Stream) or obj.get("/Subtype") != "/Image":
+                continue
+            size = len(obj.read_raw_bytes())
+            before += size
+            data = obj.read_bytes()
+            pixels = int(obj.Width) * int(obj.Height)
+            rgb = obj.get("/BitsPerComponent") == 8 and len(data) == 3 * pixels
+            if not rgb or "/Decode" in obj or "/ImageMask" in obj:
+                after += size
+                continue
+            colour = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.uint32)
+            palette, index = np.unique(
+                colour[:, 0] << 16 | colour[:, 1] << 8 | colour[:, 2],
+                return_inverse=True,
+            )
+            if len(palette) > 256:
+                after += size
+                continue
+            table = np.stack([palette >> 16, palette >> 8, palette], 1) & 255
+            packed = zlib.compress(index.astype(np.uint8).tobytes(), 9)
+            obj.write(packed, filter=pikepdf.Name.FlateDecode)
+            obj.ColorSpace = pikepdf.Array(
+                [
+                    pikepdf.Name.Indexed,
+                    obj.ColorSpace,
+                    len(palette) - 1,
+                    pikepdf.String(table.astype(np.uint8).tobytes()),
+                ]
+            )
+            after += len(packed)
+        pdf.save(path)
+    return before, after
 
 
 def main(argv=None) -> Path:
@@ -121,20 +214,23 @@ def main(argv=None) -> Path:
     html = args.html.resolve()
     if not (html / "intro.html").exists():
         sys.exit(f"pdf: no built book in {html} (run 'make book' first)")
+    if not (MATHJAX / "tex-chtml.js").exists():
+        sys.exit(f"pdf: no MathJax in {MATHJAX} (run 'make setup' first)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    with sync_playwright() as pw, _served(html) as site:
         exe = find_chromium()
         if exe is None:
             sys.exit("pdf: no Chromium (install Debian's 'chromium', or set CHROMIUM)")
         browser = pw.chromium.launch(executable_path=exe, args=FLAGS)
         page = browser.new_page(viewport={"width": 1000, "height": 1400})
-        page.goto((html / "intro.html").as_uri())
+        page.route("**/_static/mathjax/**", _typeset_for_print)
+        page.goto(f"{site}/intro.html")
         page.evaluate(READY)
         head = page.evaluate(STYLES)
         parts, counts = [], [0, 0]
-        for path in _order(page, html):
-            page.goto(path.as_uri())
+        for address in _order(page, site):
+            page.goto(address)
             page.evaluate(READY)
             counts[0] += page.evaluate(COUNT_MATH)
             counts[1] += page.evaluate(COUNT_IMAGES)
@@ -151,7 +247,7 @@ def main(argv=None) -> Path:
         )
         combined = html / "_book_print.html"
         combined.write_text(document, encoding="utf-8")
-        page.goto(combined.as_uri())
+        page.goto(f"{site}/{combined.name}")
         page.evaluate(READY)
         got = [page.evaluate(COUNT_MATH), page.evaluate(COUNT_IMAGES)]
         blank = page.evaluate(
@@ -177,9 +273,12 @@ def main(argv=None) -> Path:
         )
         browser.close()
         combined.unlink()
+    before, after = index_images(args.out)
     print(
         f"{len(parts)} pages of the book, {counts[0]} equations and {counts[1]} "
-        f"figures, printed to {args.out}"
+        f"figures, printed to {args.out} ({args.out.stat().st_size / 1e6:.1f} MB; "
+        f"its images {before / 1e6:.1f} MB as Chromium stored them, "
+        f"{after / 1e6:.1f} MB indexed)"
     )
     return args.out
 

@@ -569,6 +569,24 @@ def test_the_source_archive_is_built_and_linked():
     assert 'href="book-source.zip"' in (HTML / "intro.html").read_text()
 
 
+# The whole built site, everything a static host serves (pages, figures, style, MathJax,
+# the PDF and the source archive), in bytes.
+SITE_MB = 25
+
+
+def test_the_whole_site_weighs_at_most_25_mb():
+    files = [p for p in HTML.rglob("*") if p.is_file()]
+    sizes = {p: p.stat().st_size for p in files}
+    parts = {}
+    for p, size in sizes.items():
+        top = p.relative_to(HTML).parts[0]
+        parts[top] = parts.get(top, 0) + size
+    total = sum(sizes.values())
+    top = sorted(parts.items(), key=lambda kv: -kv[1])[:6]
+    listed = ", ".join(f"{k} {v / 1e6:.1f}" for k, v in top)
+    assert total <= SITE_MB * 1e6, f"the site is {total / 1e6:.1f} MB: {listed}"
+
+
 def test_every_chapter_is_built():
     toc = (ROOT / "_toc.yml").read_text()
     for nb in sorted((ROOT / "chapters").glob("*.ipynb")):
@@ -638,6 +656,27 @@ def test_the_whole_book_is_in_the_site_as_one_pdf():
     chapters = (ROOT / "_toc.yml").read_text().count("- file:") + 1  # and the root
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= chapters
     assert 'href="book.pdf"' in (HTML / "intro.html").read_text()
+    # the figures stored with their palettes, the equations typeset in MathJax's fonts
+    # (not drawn as paths): what keeps the PDF a third of what Chromium prints
+    import pikepdf
+
+    with pikepdf.open(pdf) as doc:
+        images = [
+            o
+            for o in doc.objects
+            if isinstance(o, pikepdf.Stream) and o.get("/Subtype") == "/Image"
+        ]
+        fonts = {  # the family a font's descriptor names (Chromium's Type 3 fonts)
+            str(o.FontDescriptor.get("/FontFamily"))
+            for o in doc.objects
+            if isinstance(o, pikepdf.Dictionary)
+            and o.get("/Type") == "/Font"
+            and "/FontDescriptor" in o
+        }
+    assert len(images) >= 30, f"{len(images)} images in the PDF"
+    rgb = [o.objgen for o in images if o.ColorSpace[0] != "/Indexed"]
+    assert rgb == [], f"{len(rgb)} of {len(images)} images not indexed: {rgb[:5]}"
+    assert "MathJax_Main" in fonts and "MathJax_Math" in fonts, sorted(fonts)
     unlinked = [
         str(p.relative_to(HTML))
         for p in PAGES

@@ -88,6 +88,27 @@ def test_a_plain_png_has_no_stamp():
     assert layout.figure_stamp(buffer.getvalue()) is None
 
 
+def test_a_figure_as_webp_keeps_its_pixels_and_its_stamp():
+    """figure_webp, what the built book serves: lossless, smaller, the report kept;
+    an image without a stamp has none as WebP either."""
+    import io
+
+    from PIL import Image
+
+    fig, axes = plt.subplots(1, 2, figsize=(lp.COLUMN, 2.4))
+    for ax in axes:
+        _lines(ax)
+    png, meta = layout.figure_png(fig)
+    webp = layout.figure_webp(png)
+    assert webp[:4] == b"RIFF" and len(webp) < len(png)
+    assert layout.figure_stamp(webp) == layout.figure_stamp(png) is not None
+    pixels = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in (png, webp)]
+    assert np.array_equal(*pixels)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[0]).save(buffer, "webp", lossless=True)
+    assert layout.figure_stamp(buffer.getvalue()) is None
+
+
 def test_tidy_moves_a_legend_off_the_data_and_thins_crowded_ticks():
     fig, ax = plt.subplots(figsize=(2, 2))
     _lines(ax)

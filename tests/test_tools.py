@@ -97,6 +97,43 @@ def test_render_executes_each_notebook_once_into_a_cache(notebook, tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == 1  # one copy per notebook
 
 
+def test_restore_executes_only_the_notebooks_without_outputs(notebook, tmp_path):
+    """``restore`` (``make stored-outputs``) executes in place a notebook stored
+    without outputs, as the source archive holds them, and leaves one that carries
+    outputs untouched."""
+    script = ROOT / "scripts" / "chapters.py"
+    kept = tmp_path / "kept.ipynb"
+    kept.write_bytes(notebook.read_bytes())
+    _run(script, "execute", kept)
+    stamp = kept.read_bytes()
+    out = _run(script, "restore", notebook, kept)
+    assert f"executing {notebook}" in out and "kept.ipynb" not in out
+    executed = nbformat.read(notebook, as_version=4)
+    assert [c.execution_count for c in executed.cells] == [1, 2]
+    assert kept.read_bytes() == stamp
+
+
+def test_the_source_archive_stores_the_notebooks_without_outputs(tmp_path):
+    """scripts/archive.py: the whole source, the notebooks without their outputs."""
+    import json
+    import zipfile
+
+    target = tmp_path / "book-source.zip"
+    _run(ROOT / "scripts" / "archive.py", "--out", target)
+    with zipfile.ZipFile(target) as zf:
+        names = zf.namelist()
+        books = [n for n in names if n.endswith(".ipynb")]
+        cells = [
+            c
+            for n in books
+            for c in json.loads(zf.read(n))["cells"]
+            if c["cell_type"] == "code"
+        ]
+    assert "linear-diffusion-book/lindiff_core.py" in names
+    assert len(books) == len(list(ROOT.glob("chapters/*.ipynb"))) + 1  # the intro
+    assert cells and all(c["outputs"] == [] for c in cells)
+
+
 def test_the_core_does_not_import_jax():
     code = "import sys, lindiff_core, lindiff.checks, lindiff.reference, lindiff.plot\n"
     code += "assert not any(m.split('.')[0] in ('jax', 'optax') for m in sys.modules)"
