@@ -640,6 +640,26 @@ def test_navigation_opens_at_every_width(browser, width):
     context.close()
 
 
+# The search page's field: where its magnifier ends and where its text starts.
+_SEARCH_FIELD = """() => {
+  const form = document.querySelector('.bd-content form.bd-search');
+  const icon = form.querySelector('.fa-magnifying-glass').getBoundingClientRect();
+  const input = form.querySelector('input');
+  const pad = parseFloat(getComputedStyle(input).paddingLeft);
+  return {icon: icon.right, text: input.getBoundingClientRect().left + pad};
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_search_fields_magnifier_does_not_cover_its_text(browser, width):
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.goto((HTML / "search.html").as_uri() + "?q=floor", wait_until="load")
+    field = page.evaluate(_SEARCH_FIELD)
+    context.close()
+    assert field["icon"] <= field["text"], f"{width} px: {field}"
+
+
 def test_the_whole_book_is_in_the_site_as_one_pdf():
     """``make book`` and ``make build`` print the book into the site (``scripts/pdf.py``
     fails if the printed copy loses an equation or a figure): every page in one PDF,
