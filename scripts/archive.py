@@ -4,7 +4,8 @@
 
 In a git checkout the archive holds the files git tracks, as they are in the working
 tree; elsewhere (the source unpacked from such an archive) every file below the project
-folder except what the build and the set-up create. The notebooks are stored without
+folder that ``.gitignore`` does not exclude (what the set-up, the build, the tests and
+the tools create). The notebooks are stored without
 their outputs (the figures are on the book's pages, and five sixths of the notebooks'
 bytes): ``make book`` executes them, and ``make test`` first executes in place those
 that carry none (``scripts/chapters.py restore``), then runs its checks. The archive
@@ -15,6 +16,7 @@ book's pages, where the introduction links to it.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import importlib.util
 import subprocess
 import zipfile
@@ -26,35 +28,35 @@ _spec = importlib.util.spec_from_file_location("page", ROOT / "_ext" / "book_pag
 book_page = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(book_page)
 PREFIX = "linear-diffusion-book"
-# What the set-up and the build create, never part of the source.
-SKIP = {
-    ".venv",
-    "_build",
-    "_vendor",
-    "_data",
-    "node_modules",
-    ".git",
-    "figures",
-    "__pycache__",
-}
 
 
-def source_files() -> list[Path]:
-    """The files of the source, relative to the project folder, sorted."""
-    if (ROOT / ".git").exists():
+def ignored(rel: Path, patterns: list[str]) -> bool:
+    """Whether a path (relative to the project folder) is what the set-up, the build,
+    the tests or the tools create: a part of it matches a pattern of ``.gitignore``
+    (or is ``.git``)."""
+    return any(
+        part == ".git" or any(fnmatch.fnmatch(part, pat) for pat in patterns)
+        for part in rel.parts
+    )
+
+
+def source_files(root: Path = ROOT) -> list[Path]:
+    """The files of the source, relative to the project folder ``root``, sorted."""
+    if (root / ".git").exists():
         out = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+            ["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True
         ).stdout.decode()
         files = [Path(f) for f in out.split("\0") if f]
     else:
+        lines = (root / ".gitignore").read_text().splitlines()
+        patterns = [x.strip().rstrip("/") for x in lines if x.strip()]
+        patterns = [x for x in patterns if not x.startswith("#")]
         files = [
-            p.relative_to(ROOT)
-            for p in ROOT.rglob("*")
-            if p.is_file()
-            and not SKIP.intersection(p.relative_to(ROOT).parts)
-            and not p.name.endswith((".pyc", ".egg-info"))
+            p.relative_to(root)
+            for p in root.rglob("*")
+            if p.is_file() and not ignored(p.relative_to(root), patterns)
         ]
-    return sorted(f for f in files if (ROOT / f).is_file())
+    return sorted(f for f in files if (root / f).is_file())
 
 
 def main(argv=None) -> Path:

@@ -134,6 +134,25 @@ def test_the_source_archive_stores_the_notebooks_without_outputs(tmp_path):
     assert cells and all(c["outputs"] == [] for c in cells)
 
 
+def test_an_unpacked_archive_is_archived_without_what_gitignore_excludes(tmp_path):
+    """Outside a git checkout (the source unpacked from the archive, after make test
+    ran there) the archive leaves out what .gitignore names: caches, the build, the
+    installed package's metadata."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "archive", ROOT / "scripts" / "archive.py"
+    )
+    archive = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(archive)
+    (tmp_path / ".gitignore").write_text("# made\n_build/\n.hypothesis/\n*.egg-info/\n")
+    for name in ["a.py", ".ci/run", "_build/x.html", ".hypothesis/c/1", "p.egg-info/P"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    got = [f.as_posix() for f in archive.source_files(tmp_path)]
+    assert got == [".ci/run", ".gitignore", "a.py"]
+
+
 def test_the_core_does_not_import_jax():
     code = "import sys, lindiff_core, lindiff.checks, lindiff.reference, lindiff.plot\n"
     code += "assert not any(m.split('.')[0] in ('jax', 'optax') for m in sys.modules)"
