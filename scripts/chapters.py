@@ -74,10 +74,7 @@ def restore(paths: list[Path], jobs: int = 2) -> None:
     todo = [path for path in paths if not has_outputs(path)]
     for path in todo:
         print(f"executing {path} (it carries no outputs)", flush=True)
-    if todo:
-        with ProcessPoolExecutor(min(jobs, len(todo))) as pool:
-            for future in [pool.submit(_execute_to, p, p) for p in todo]:
-                future.result()
+    _execute_all({p: p for p in todo}, jobs)
 
 
 def key(path: Path, root: Path = ROOT) -> str:
@@ -105,6 +102,15 @@ def _execute_to(path: Path, target: Path) -> Path:
     return target
 
 
+def _execute_all(targets: dict[Path, Path], jobs: int) -> None:
+    """Execute each notebook (a key) into its target (the value), ``jobs`` at a time."""
+    if targets:
+        with ProcessPoolExecutor(min(jobs, len(targets))) as pool:
+            done = [pool.submit(_execute_to, p, t) for p, t in targets.items()]
+            for future in done:
+                future.result()
+
+
 def render(
     paths: list[Path], out: Path, cache: Path, jobs: int = 2, root: Path = ROOT
 ) -> None:
@@ -119,11 +125,7 @@ def render(
     todo = {rel: c for rel, c in cached.items() if not c.exists()}
     for rel in cached:
         print(f"{'executing' if rel in todo else 'cached   '} {rel}", flush=True)
-    if todo:
-        with ProcessPoolExecutor(min(jobs, len(todo))) as pool:
-            done = [pool.submit(_execute_to, root / rel, c) for rel, c in todo.items()]
-            for future in done:
-                future.result()
+    _execute_all({root / rel: c for rel, c in todo.items()}, jobs)
     for rel, c in cached.items():  # one executed copy per notebook is kept
         for old in cache.glob(c.name.split(".")[0] + ".*.ipynb"):
             if old != c:

@@ -122,7 +122,7 @@ def _order(page, site: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _served(folder: Path):
+def served(folder: Path):
     """``folder`` served over HTTP on the loopback address while the block runs (so
     that the browser's requests can be routed); yields the site's address."""
 
@@ -159,39 +159,42 @@ def index_images(path: Path) -> tuple[int, int]:
     import numpy as np
     import pikepdf
 
+    def indexed(obj) -> bytes | None:
+        """The image's pixels as palette indices, deflated; None if it is no 8-bit RGB
+        image or has more than 256 colours."""
+        data = obj.read_bytes()
+        rgb = obj.get("/BitsPerComponent") == 8
+        rgb = rgb and len(data) == 3 * int(obj.Width) * int(obj.Height)
+        if not rgb or "/Decode" in obj or "/ImageMask" in obj:
+            return None
+        colour = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.uint32)
+        palette, index = np.unique(
+            colour[:, 0] << 16 | colour[:, 1] << 8 | colour[:, 2], return_inverse=True
+        )
+        if len(palette) > 256:
+            return None
+        table = np.stack([palette >> 16, palette >> 8, palette], 1) & 255
+        obj.ColorSpace = pikepdf.Array(
+            [
+                pikepdf.Name.Indexed,
+                obj.ColorSpace,
+                len(palette) - 1,
+                pikepdf.String(table.astype(np.uint8).tobytes()),
+            ]
+        )
+        return zlib.compress(index.astype(np.uint8).tobytes(), 9)
+
     before = after = 0
     with pikepdf.open(path, allow_overwriting_input=True) as pdf:
         for obj in pdf.objects:
             if not isinstance(obj, pikepdf.Stream) or obj.get("/Subtype") != "/Image":
                 continue
             size = len(obj.read_raw_bytes())
+            packed = indexed(obj)
+            if packed is not None:
+                obj.write(packed, filter=pikepdf.Name.FlateDecode)
             before += size
-            data = obj.read_bytes()
-            pixels = int(obj.Width) * int(obj.Height)
-            rgb = obj.get("/BitsPerComponent") == 8 and len(data) == 3 * pixels
-            if not rgb or "/Decode" in obj or "/ImageMask" in obj:
-                after += size
-                continue
-            colour = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.uint32)
-            palette, index = np.unique(
-                colour[:, 0] << 16 | colour[:, 1] << 8 | colour[:, 2],
-                return_inverse=True,
-            )
-            if len(palette) > 256:
-                after += size
-                continue
-            table = np.stack([palette >> 16, palette >> 8, palette], 1) & 255
-            packed = zlib.compress(index.astype(np.uint8).tobytes(), 9)
-            obj.write(packed, filter=pikepdf.Name.FlateDecode)
-            obj.ColorSpace = pikepdf.Array(
-                [
-                    pikepdf.Name.Indexed,
-                    obj.ColorSpace,
-                    len(palette) - 1,
-                    pikepdf.String(table.astype(np.uint8).tobytes()),
-                ]
-            )
-            after += len(packed)
+            after += size if packed is None else len(packed)
         pdf.save(path)
     return before, after
 
@@ -218,7 +221,7 @@ def main(argv=None) -> Path:
         sys.exit(f"pdf: no MathJax in {MATHJAX} (run 'make setup' first)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw, _served(html) as site:
+    with sync_playwright() as pw, served(html) as site:
         exe = find_chromium()
         if exe is None:
             sys.exit("pdf: no Chromium (install Debian's 'chromium', or set CHROMIUM)")

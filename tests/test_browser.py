@@ -25,12 +25,9 @@ under CI (``CI`` set), where it must run.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import importlib.util
 import os
 import re
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -86,17 +83,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server():
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    with book_pdf.served(HTML) as site:
+        yield site
 
 
 def _is_local(url: str) -> bool:
